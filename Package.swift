@@ -1,0 +1,146 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "connectord",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "connectord", targets: ["connectord"]),
+        .executable(name: "connectorctl", targets: ["connectorctl"]),
+        .executable(name: "sample-connector", targets: ["sample-connector"]),
+        .library(name: "ConnectorClient", targets: ["ConnectorClient"]),
+        .library(name: "TTRPC", targets: ["TTRPC"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // C: libprotobuf-c and the committed protoc-c output for proto/.
+        .systemLibrary(
+            name: "CProtobufC",
+            pkgConfig: "libprotobuf-c",
+            providers: [.apt(["libprotobuf-c-dev"])]
+        ),
+        .target(name: "CProto", dependencies: ["CProtobufC"]),
+        // Swift glue for protoc-c messages: arena-built encoding, checked decoding.
+        .target(name: "ProtobufCKit", dependencies: ["CProto"], swiftSettings: swiftSettings),
+
+        // The wire: ttrpc framing, envelope, server and client.
+        .target(
+            name: "TTRPC",
+            dependencies: [
+                "CProto", "ProtobufCKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // connectors.v1 messages as Swift values.
+        .target(name: "ConnectorAPI", dependencies: ["CProto", "ProtobufCKit"], swiftSettings: swiftSettings),
+
+        // The domain: no wire.
+        .target(
+            name: "ConnectorRegistry",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ConnectorServer",
+            dependencies: [
+                "TTRPC", "ConnectorAPI", "ConnectorRegistry",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ConnectorClient",
+            dependencies: ["TTRPC", "ConnectorAPI"],
+            swiftSettings: swiftSettings
+        ),
+        // A small HTTP server that serves connector.json fixtures (sample connector, tests).
+        .target(
+            name: "SampleConnectorKit",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .executableTarget(
+            name: "connectord",
+            dependencies: [
+                "ConnectorServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "connectorctl",
+            dependencies: [
+                "ConnectorClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "sample-connector",
+            dependencies: [
+                "SampleConnectorKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(
+            name: "TTRPCTests",
+            dependencies: ["TTRPC", "CProto", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConnectorAPITests",
+            dependencies: ["ConnectorAPI"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConnectorRegistryTests",
+            dependencies: ["ConnectorRegistry", "SampleConnectorKit", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConnectorServerTests",
+            dependencies: ["ConnectorServer", "ConnectorClient", "SampleConnectorKit", "TTRPC", "ConnectorAPI"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["SampleConnectorKit"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

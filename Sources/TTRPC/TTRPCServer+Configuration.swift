@@ -1,0 +1,23 @@
+extension TTRPCServer {
+    /// How a server listens and what it bounds.
+    public struct Configuration: Sendable {
+        /// Path of the Unix domain socket to create.
+        public var socketPath: String
+        /// Permission bits of the socket file (default 0660: owner and group).
+        public var socketMode: UInt32 = 0o660
+        /// Largest frame data accepted; larger frames are discarded and answered
+        /// RESOURCE_EXHAUSTED.
+        public var maximumFrameSize = Frame.maximumDataSize
+        /// Requests handled at once per connection; more wait unread.
+        public var maximumConcurrentRequestsPerConnection = 64
+        /// Response bytes buffered per connection before handlers wait for the
+        /// client to read.
+        public var maximumBufferedOutputBytes = 1 << 20
+        /// How long in-flight calls may run after a graceful stop begins.
+        public var shutdownGracePeriod: Duration = .seconds(10)
+
+        public init(socketPath: String) {
+            self.socketPath = socketPath
+        }
+    }
+}

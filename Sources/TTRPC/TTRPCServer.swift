@@ -1,0 +1,172 @@
+public import Logging
+public import NIOCore
+import Glibc
+public import NIOPosix
+import Synchronization
+
+/// A ttrpc server on a Unix domain socket.
+///
+/// `run()` creates the socket and serves until cancelled or until
+/// `beginGracefulShutdown()`: then it stops accepting, stops reading new
+/// requests, lets in-flight calls finish within the grace period, closes every
+/// connection and removes the socket file.
+public final class TTRPCServer: Sendable {
+    public let configuration: Configuration
+    private let router: Router
+    private let logger: Logger
+    private let eventLoopGroup: any EventLoopGroup
+    private let state = Mutex(State())
+    private let shutdownSignal = AsyncStream<Void>.makeStream()
+
+    private struct State {
+        var serverChannel: (any Channel)?
+        var connections: [ObjectIdentifier: any Channel] = [:]
+        var draining = false
+    }
+
+    /// Creates a server; nothing is opened until `run()`.
+    public init(
+        configuration: Configuration,
+        router: Router,
+        logger: Logger = Logger(label: "ttrpc.server"),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.configuration = configuration
+        self.router = router
+        self.logger = logger
+        self.eventLoopGroup = eventLoopGroup
+    }
+
+    /// Serves until cancelled or gracefully shut down.
+    /// - Parameter onListening: called once the socket accepts connections.
+    /// - Throws: `TTRPCServerError` if the socket cannot be created (for example
+    ///   because a live server already listens on the path).
+    public func run(onListening: @escaping @Sendable () -> Void = {}) async throws {
+        var socketFile = try SocketFile.prepare(path: configuration.socketPath)
+        let serverChannel: NIOAsyncChannel<(NIOAsyncChannel<FrameDecoder.Event, ByteBuffer>, PeerCredentials), Never>
+        do {
+            let bootstrap = ServerBootstrap(group: eventLoopGroup)
+                .serverChannelOption(.backlog, value: 512)
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
+                .childChannelOption(
+                    .writeBufferWaterMark,
+                    value: .init(low: configuration.maximumBufferedOutputBytes / 2, high: configuration.maximumBufferedOutputBytes))
+            let maximumFrameSize = configuration.maximumFrameSize
+            serverChannel = try await socketFile.bind(mode: configuration.socketMode) { path in
+                try await bootstrap.bind(unixDomainSocketPath: path) { channel in
+                    channel.peerCredentials().flatMapThrowing { peer in
+                        try channel.pipeline.syncOperations.addHandler(
+                            ByteToMessageHandler(FrameDecoder(maximumDataSize: maximumFrameSize)))
+                        return (try NIOAsyncChannel(wrappingChannelSynchronously: channel), peer)
+                    }
+                }
+            }
+        } catch let error as TTRPCServerError {
+            throw error
+        } catch {
+            throw TTRPCServerError.cannotListen(path: configuration.socketPath, reason: "\(error)")
+        }
+        defer { socketFile.remove() }
+
+        let alreadyDraining = state.withLock { state in
+            state.serverChannel = serverChannel.channel
+            return state.draining
+        }
+        if alreadyDraining { serverChannel.channel.close(promise: nil) }
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await withThrowingDiscardingTaskGroup { connections in
+                    try await serverChannel.executeThenClose { inbound in
+                        onListening()
+                        for try await (connection, peer) in inbound {
+                            connections.addTask { await self.serve(connection, peer: peer) }
+                        }
+                    }
+                }
+            }
+            group.addTask {
+                // After a graceful stop begins, in-flight calls get the grace period.
+                for await _ in self.shutdownSignal.stream { break }
+                try await Task.sleep(for: self.configuration.shutdownGracePeriod)
+                self.logger.warning("grace period over: cancelling the calls still running")
+            }
+            _ = try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Stops accepting connections and reading new requests; in-flight calls may
+    /// finish within `shutdownGracePeriod`, after which `run()` returns.
+    public func beginGracefulShutdown() {
+        let (server, connections) = state.withLock { state in
+            state.draining = true
+            return (state.serverChannel, Array(state.connections.values))
+        }
+        shutdownSignal.continuation.yield()
+        shutdownSignal.continuation.finish()
+        server?.close(promise: nil)
+        for connection in connections { connection.stopReading() }
+    }
+
+    /// The number of open client connections.
+    public var connectionCount: Int { state.withLock { $0.connections.count } }
+
+    private func serve(_ connection: NIOAsyncChannel<FrameDecoder.Event, ByteBuffer>, peer: PeerCredentials) async {
+        let channel = connection.channel
+        let id = ObjectIdentifier(channel)
+        let draining = state.withLock { state in
+            state.connections[id] = channel
+            return state.draining
+        }
+        if draining { channel.stopReading() }
+        defer { _ = state.withLock { $0.connections.removeValue(forKey: id) } }
+
+        var logger = logger
+        logger[metadataKey: "peer"] = "\(peer)"
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                let connection = ServerConnection(
+                    router: router, peer: peer, outbound: outbound, allocator: channel.allocator, logger: logger,
+                    maximumFrameSize: configuration.maximumFrameSize,
+                    maximumConcurrentRequests: configuration.maximumConcurrentRequestsPerConnection)
+                try await connection.serve(inbound)
+            }
+        } catch {
+            logger.debug("connection closed", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Why a server could not start.
+public struct TTRPCServerError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var description: String
+
+    static func cannotListen(path: String, reason: String) -> Self {
+        Self(description: "cannot listen on \(path): \(reason)")
+    }
+}
+
+extension Channel {
+    /// Ends the inbound request stream of a connection, as if the client had
+    /// finished sending; responses can still be written.
+    func stopReading() {
+        pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+    }
+
+    /// The kernel's SO_PEERCRED for this Unix socket.
+    func peerCredentials() -> EventLoopFuture<PeerCredentials> {
+        guard let provider = self as? any SocketOptionProvider else {
+            return eventLoop.makeSucceededFuture(PeerCredentials(pid: 0, uid: .max, gid: .max))
+        }
+        return provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+            .map { (raw: RawPeerCredentials) in PeerCredentials(pid: raw.pid, uid: raw.uid, gid: raw.gid) }
+    }
+}
+
+/// `struct ucred` from <sys/socket.h>.
+private struct RawPeerCredentials: Sendable {
+    var pid: Int32 = 0
+    var uid: UInt32 = 0
+    var gid: UInt32 = 0
+}
