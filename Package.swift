@@ -118,7 +118,7 @@ let package = Package(
 
         .testTarget(
             name: "TTRPCTests",
-            dependencies: ["TTRPC", "CProto", .product(name: "NIOCore", package: "swift-nio"),
+            dependencies: ["TTRPC", "CProto", "ConnectorAPI", .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
