@@ -1,0 +1,304 @@
+import Foundation
+public import Logging
+
+/// The registry of connectors: the only writer of the store.
+///
+/// Schema fetches run outside the actor's critical sections (an activation
+/// awaits the network without holding up other calls); an activation already
+/// running for a connector makes a second one fail with ABORTED; a connector
+/// deleted while its schema is being fetched stays deleted. Reads (`connector`,
+/// `list`, `logo`) go straight to the store's reader pool.
+public actor ConnectorRegistry {
+    private let store: ConnectorStore
+    private let secrets: SecretBox
+    private let fetcher: SchemaFetcher
+    private let logger: Logger
+    private var activating: Set<Int64> = []
+
+    /// Opens the registry.
+    /// - Parameters:
+    ///   - databasePath: the SQLite file (created and migrated if needed).
+    ///   - keyFilePath: the 32-byte secret key (created with mode 0600 if missing).
+    /// - Throws: `ConnectorRegistryError` if the database or key file cannot be used.
+    public init(
+        databasePath: String, keyFilePath: String, fetchLimits: FetchLimits = FetchLimits(),
+        logger: Logger = Logger(label: "connectord.registry")
+    ) throws(ConnectorRegistryError) {
+        secrets = try SecretBox(keyFile: keyFilePath)
+        do {
+            store = try ConnectorStore(path: databasePath)
+        } catch {
+            throw ConnectorRegistryError(.internal, "cannot open database \(databasePath): \(error)")
+        }
+        fetcher = SchemaFetcher(limits: fetchLimits)
+        self.logger = logger
+    }
+
+    /// Closes the HTTP client and the database.
+    public func close() async {
+        await fetcher.shutdown()
+        try? store.close()
+    }
+
+    // MARK: Register
+
+    /// Step 1: stores a connector in mode `deactive`, version `0.0.0`, no URL.
+    /// - Throws: INVALID_ARGUMENT for a bad name, description or secret;
+    ///   ALREADY_EXISTS if the name is taken (case-insensitively).
+    public func register(name: String, description: String, secret: String?) async throws(ConnectorRegistryError) -> Registration {
+        try Validation.check(name: name)
+        try Validation.check(description: description)
+        let secret = secret.flatMap { $0.isEmpty ? nil : $0 }
+        if let secret { try Validation.check(secret: secret) }
+        let connector = try await insert(name: name, description: description, secret: secret, activation: nil)
+        logger.info("registered connector", metadata: ["id": "\(connector.id)", "name": "\(name)"])
+        return Registration(
+            connector: connector,
+            message: "Connector '\(connector.name)' registered successfully",
+            nextStep: "Activate the connector by providing the connector URL via Activate (connectorctl activate \(connector.id) <connector-url>)")
+    }
+
+    // MARK: Activate
+
+    /// Step 2: fetches the connector's schema and logo, stores them, and sets
+    /// mode `active`. Activating again re-fetches and replaces the schema.
+    /// - Parameter deadline: the caller's deadline; the fetch also stops after
+    ///   `FetchLimits.totalTimeout`.
+    /// - Throws: INVALID_ARGUMENT (URL), NOT_FOUND, ABORTED (already activating),
+    ///   UNAVAILABLE (unreachable), FAILED_PRECONDITION (non-200 or invalid
+    ///   schema), DEADLINE_EXCEEDED.
+    public func activate(id: Int64, url: String, deadline: ContinuousClock.Instant? = nil) async throws(ConnectorRegistryError) -> Outcome {
+        let schemaURL = try Validation.checkURL(url)
+        _ = try await connector(id: id)
+        guard activating.insert(id).inserted else {
+            throw ConnectorRegistryError(.aborted, "Connector with ID \(id) is already being activated; try again when that finishes")
+        }
+        defer { activating.remove(id) }
+
+        let (schema, logo, logoNote) = try await fetchSchemaAndLogo(schemaURL, deadline: deadline)
+        let activation = Activation(url: schemaURL.description, schema: schema, logo: logo)
+        guard let connector = try await storage({ try await store.activate(id: id, with: activation) }) else {
+            throw .notFound(id: id)  // deleted while its schema was being fetched
+        }
+        logger.info("activated connector", metadata: ["id": "\(id)", "url": "\(schemaURL)", "tools": "\(schema.toolsCount)"])
+        return Outcome(connector: connector, message: "Connector '\(connector.name)' activated successfully" + logoNote)
+    }
+
+    // MARK: Create (deprecated)
+
+    /// The deprecated single step: fetches the schema, takes the name from it,
+    /// and stores the connector registered and active in one transaction.
+    /// - Throws: as `activate`, and ALREADY_EXISTS if the schema's name is taken,
+    ///   FAILED_PRECONDITION if the schema has no valid name.
+    public func create(url: String, secret: String?, deadline: ContinuousClock.Instant? = nil) async throws(ConnectorRegistryError) -> Outcome {
+        let schemaURL = try Validation.checkURL(url)
+        let secret = secret.flatMap { $0.isEmpty ? nil : $0 }
+        if let secret { try Validation.check(secret: secret) }
+        let (schema, logo, logoNote) = try await fetchSchemaAndLogo(schemaURL, deadline: deadline)
+        do {
+            try Validation.check(name: schema.name)
+        } catch {
+            throw ConnectorRegistryError(.failedPrecondition, "Invalid connector schema: $.name: \(error.message)")
+        }
+        let connector = try await insert(
+            name: schema.name, description: schema.description, secret: secret,
+            activation: Activation(url: schemaURL.description, schema: schema, logo: logo))
+        logger.info("created connector (deprecated single step)", metadata: ["id": "\(connector.id)", "name": "\(connector.name)"])
+        return Outcome(connector: connector, message: "Connector '\(connector.name)' created successfully" + logoNote)
+    }
+
+    // MARK: Reads
+
+    /// One connector.
+    /// - Throws: NOT_FOUND.
+    public nonisolated func connector(id: Int64) async throws(ConnectorRegistryError) -> Connector {
+        guard let connector = try await storage({ try await store.connector(id: id) }) else { throw .notFound(id: id) }
+        return connector
+    }
+
+    /// One page of connectors by ascending id, optionally of one mode.
+    /// - Parameters:
+    ///   - pageSize: 0 for 100; at most 1,000.
+    ///   - pageToken: empty, or the `nextPageToken` of the previous page.
+    /// - Throws: INVALID_ARGUMENT for a page size over 1,000 or a bad token.
+    public nonisolated func list(mode: ConnectorMode?, pageSize: Int, pageToken: String) async throws(ConnectorRegistryError) -> ConnectorPage {
+        let size = pageSize == 0 ? 100 : pageSize
+        guard (1...1000).contains(size) else {
+            throw ConnectorRegistryError(.invalidArgument, "page_size must be between 1 and 1000, not \(pageSize)")
+        }
+        let afterID = try PageToken.decode(pageToken, mode: mode)
+        var connectors = try await storage({ try await store.connectors(afterID: afterID, mode: mode, limit: size + 1) })
+        var next = ""
+        if connectors.count > size {
+            connectors.removeLast()
+            next = PageToken.encode(afterID: connectors.last!.id, mode: mode)
+        }
+        return ConnectorPage(connectors: connectors, nextPageToken: next)
+    }
+
+    /// The stored logo.
+    /// - Throws: NOT_FOUND for an unknown id or a connector without a logo.
+    public nonisolated func logo(id: Int64) async throws(ConnectorRegistryError) -> Logo {
+        let (name, logo) = try await storage({ try await store.logo(id: id) })
+        guard let logo else { throw ConnectorRegistryError(.notFound, "Connector '\(name)' has no logo") }
+        return logo
+    }
+
+    /// The connector's secret, opened; nil if none is stored. Never sent to callers.
+    /// - Throws: NOT_FOUND, or INTERNAL if the sealed value does not open.
+    public nonisolated func secret(id: Int64) async throws(ConnectorRegistryError) -> String? {
+        guard let sealed = try await storage({ try await store.sealedSecret(id: id) }) else { return nil }
+        return try secrets.open(sealed, connectorID: id)
+    }
+
+    // MARK: Mode and delete
+
+    /// A manual mode change: to `sync`, `deactive`, or back to `active`.
+    /// - Throws: NOT_FOUND; FAILED_PRECONDITION for `active` or `sync` on a
+    ///   connector that was never activated.
+    public func setMode(id: Int64, to mode: ConnectorMode) async throws(ConnectorRegistryError) -> Connector {
+        let current = try await connector(id: id)
+        if mode != .deactive && !current.isActivated {
+            throw ConnectorRegistryError(
+                .failedPrecondition,
+                "Connector '\(current.name)' has not been activated; activate it first with its connector URL")
+        }
+        guard let updated = try await storage({ try await store.setMode(id: id, to: mode) }) else { throw .notFound(id: id) }
+        logger.info("changed connector mode", metadata: ["id": "\(id)", "mode": "\(mode.rawValue)"])
+        return updated
+    }
+
+    /// Removes a connector with its logo and secret.
+    /// - Throws: NOT_FOUND.
+    public func delete(id: Int64) async throws(ConnectorRegistryError) -> Outcome {
+        guard let deleted = try await storage({ try await store.delete(id: id) }) else { throw .notFound(id: id) }
+        logger.info("deleted connector", metadata: ["id": "\(id)", "name": "\(deleted.name)"])
+        return Outcome(connector: deleted, message: "Connector '\(deleted.name)' deleted successfully")
+    }
+
+    /// Runs SQLite's integrity check; "ok" when sound.
+    public nonisolated func integrityCheck() async throws(ConnectorRegistryError) -> String {
+        try await storage { try await store.integrityCheck() }
+    }
+
+    // MARK: Internals
+
+    private func insert(name: String, description: String, secret: String?, activation: Activation?) async throws(ConnectorRegistryError) -> Connector {
+        let secrets = secrets
+        do {
+            return try await store.insert(name: name, description: description, activation: activation) { id in
+                try secret.map { try secrets.seal($0, connectorID: id) }
+            }
+        } catch let error as ConnectorRegistryError where error.code == .alreadyExists {
+            throw .nameTaken(name)
+        } catch {
+            throw Self.storageError(error)
+        }
+    }
+
+    private func fetchSchemaAndLogo(_ url: HTTPURL, deadline callerDeadline: ContinuousClock.Instant?) async throws(ConnectorRegistryError)
+        -> (ConnectorSchema, Logo?, String)
+    {
+        let ownDeadline = ContinuousClock.now + fetcher.limits.totalTimeout
+        let deadline = callerDeadline.map { min($0, ownDeadline) } ?? ownDeadline
+        let body: [UInt8]
+        let finalURL: HTTPURL
+        do {
+            (body, finalURL) = try await fetcher.fetch(url, maximumBytes: fetcher.limits.maximumSchemaBytes, deadline: deadline)
+        } catch {
+            throw Self.schemaFetchError(error)
+        }
+        let schema: ConnectorSchema
+        do {
+            schema = try ConnectorSchema(parsing: body)
+        } catch {
+            throw ConnectorRegistryError(.failedPrecondition, error.message)
+        }
+        guard !schema.logoURL.isEmpty else { return (schema, nil, "") }
+
+        // The logo is optional: a failure is reported, not fatal. Keep a little
+        // of the deadline for storing the result.
+        let logoDeadline = deadline - .milliseconds(200)
+        do {
+            let logoURL = try finalURL.resolving(schema.logoURL)
+            let (data, _) = try await fetcher.fetch(logoURL, maximumBytes: fetcher.limits.maximumLogoBytes, deadline: logoDeadline)
+            guard let logo = Logo.sniff(data) else {
+                return (schema, nil, "; logo not stored: it is not a PNG, JPEG, GIF, WebP or SVG image")
+            }
+            return (schema, logo, "")
+        } catch let error as HTTPURLError {
+            return (schema, nil, "; logo not stored: \(error.message)")
+        } catch let failure as FetchFailure {
+            if failure == .cancelled { throw ConnectorRegistryError(.cancelled, "activation cancelled") }
+            return (schema, nil, "; logo not stored: \(Self.logoFailureReason(failure))")
+        } catch {
+            return (schema, nil, "; logo not stored: \(error)")
+        }
+    }
+
+    private static func schemaFetchError(_ failure: FetchFailure) -> ConnectorRegistryError {
+        switch failure {
+        case .unreachable(let reason):
+            ConnectorRegistryError(.unavailable, "Failed to connect to connector URL: \(reason)")
+        case .status(let status):
+            ConnectorRegistryError(.failedPrecondition, "Failed to fetch connector schema from URL. Status: \(status)")
+        case .tooLarge(let limit):
+            ConnectorRegistryError(.failedPrecondition, "Invalid connector schema: $: larger than the limit of \(limit) bytes")
+        case .badRedirect(let reason):
+            ConnectorRegistryError(.failedPrecondition, "Failed to fetch connector schema from URL: \(reason)")
+        case .deadlineExceeded:
+            ConnectorRegistryError(.deadlineExceeded, "Fetching the connector schema did not finish before the deadline")
+        case .cancelled:
+            ConnectorRegistryError(.cancelled, "activation cancelled")
+        }
+    }
+
+    private static func logoFailureReason(_ failure: FetchFailure) -> String {
+        switch failure {
+        case .unreachable(let reason): "cannot connect: \(reason)"
+        case .status(let status): "status \(status)"
+        case .tooLarge(let limit): "larger than \(limit) bytes"
+        case .badRedirect(let reason): reason
+        case .deadlineExceeded: "not fetched before the deadline"
+        case .cancelled: "cancelled"
+        }
+    }
+
+    private nonisolated func storage<T: Sendable>(_ operation: @Sendable () async throws -> T) async throws(ConnectorRegistryError) -> T {
+        do {
+            return try await operation()
+        } catch {
+            throw Self.storageError(error)
+        }
+    }
+
+    private static func storageError(_ error: any Error) -> ConnectorRegistryError {
+        if let registryError = error as? ConnectorRegistryError { return registryError }
+        if error is CancellationError { return ConnectorRegistryError(.cancelled, "call cancelled") }
+        return ConnectorRegistryError(.internal, "storage error: \(error)")
+    }
+}
+
+extension ConnectorRegistry {
+    /// The result of a registration.
+    public struct Registration: Sendable, Hashable {
+        public var connector: Connector
+        /// `Connector 'NAME' registered successfully`
+        public var message: String
+        /// What to do next: activate with the connector URL.
+        public var nextStep: String
+    }
+
+    /// The result of a change: the connector and a message for people.
+    public struct Outcome: Sendable, Hashable {
+        public var connector: Connector
+        public var message: String
+    }
+
+    /// One page of a listing.
+    public struct ConnectorPage: Sendable, Hashable {
+        public var connectors: [Connector]
+        /// Empty on the last page.
+        public var nextPageToken: String
+    }
+}

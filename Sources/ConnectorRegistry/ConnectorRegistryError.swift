@@ -1,0 +1,51 @@
+/// Why a registry operation failed: a code that says which kind of failure
+/// (and so which status a caller gets) and a message meant for people.
+public struct ConnectorRegistryError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The kinds of failure.
+    public enum Code: String, Sendable, Hashable {
+        /// A malformed field in the request.
+        case invalidArgument
+        /// No connector with that id.
+        case notFound
+        /// The name is taken.
+        case alreadyExists
+        /// The caller is not a superuser.
+        case permissionDenied
+        /// The schema server answered non-200, or the schema is invalid, or the
+        /// connector is not in a state that allows the change.
+        case failedPrecondition
+        /// Another activation of the same connector is running.
+        case aborted
+        /// The connector URL cannot be reached.
+        case unavailable
+        /// The fetch ran past its deadline.
+        case deadlineExceeded
+        /// The call was cancelled.
+        case cancelled
+        /// A fault of the registry itself (storage, key file).
+        case `internal`
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+extension ConnectorRegistryError {
+    static func notFound(id: Int64) -> Self {
+        Self(.notFound, "Connector with ID \(id) not found")
+    }
+
+    static func nameTaken(_ name: String) -> Self {
+        Self(.alreadyExists, "Connector with name '\(name)' already exists")
+    }
+
+    /// The message for callers that are not superusers.
+    public static let superuserRequired = Self(.permissionDenied, "Access denied. Superuser role required.")
+}

@@ -1,0 +1,219 @@
+import Foundation
+internal import GRDB
+
+/// The connectors table in SQLite (WAL, `synchronous = FULL`): every write
+/// that returns is on disk.
+///
+/// Reads run on GRDB's reader pool in parallel with writes; writes are
+/// serialized by SQLite. Uniqueness of names (case-insensitive) is the
+/// database's job, not a check before insert.
+struct ConnectorStore: Sendable {
+    private let database: DatabasePool
+
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    init(path: String) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.maximumReaderCount = 4
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        database = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(database)
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: mcp_connectors") { db in
+            try db.execute(sql: """
+                CREATE TABLE mcp_connectors (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    name TEXT NOT NULL COLLATE NOCASE UNIQUE,
+                    description TEXT NOT NULL,
+                    url TEXT NOT NULL DEFAULT '',
+                    mode TEXT NOT NULL CHECK (mode IN ('sync', 'active', 'deactive')),
+                    version TEXT NOT NULL DEFAULT '0.0.0',
+                    sealed_secret BLOB,
+                    tools TEXT NOT NULL DEFAULT '[]',
+                    tools_count INTEGER NOT NULL DEFAULT 0,
+                    templates TEXT NOT NULL DEFAULT '[]',
+                    templates_count INTEGER NOT NULL DEFAULT 0,
+                    server_config TEXT NOT NULL DEFAULT '{}',
+                    logo_url TEXT NOT NULL DEFAULT '',
+                    logo BLOB,
+                    logo_content_type TEXT,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL
+                ) STRICT
+                """)
+            try db.execute(sql: "CREATE INDEX mcp_connectors_mode ON mcp_connectors(mode, id)")
+        }
+        return migrator
+    }
+
+    /// The columns of a `Connector`: everything but the logo bytes and the secret.
+    private static let connectorColumns = """
+        id, name, description, url, mode, version, tools, tools_count, templates, templates_count,
+        server_config, logo_url, logo IS NOT NULL AS has_logo, sealed_secret IS NOT NULL AS has_secret,
+        created_at, updated_at
+        """
+
+    // MARK: Reads
+
+    func connector(id: Int64) async throws -> Connector? {
+        try await database.read { db in try Self.fetchConnector(db, id: id) }
+    }
+
+    /// Up to `limit` connectors with ids above `afterID`, by ascending id.
+    func connectors(afterID: Int64, mode: ConnectorMode?, limit: Int) async throws -> [Connector] {
+        try await database.read { db in
+            let rows: [Row]
+            if let mode {
+                rows = try Row.fetchAll(
+                    db, sql: "SELECT \(Self.connectorColumns) FROM mcp_connectors WHERE mode = ? AND id > ? ORDER BY id LIMIT ?",
+                    arguments: [mode.rawValue, afterID, limit])
+            } else {
+                rows = try Row.fetchAll(
+                    db, sql: "SELECT \(Self.connectorColumns) FROM mcp_connectors WHERE id > ? ORDER BY id LIMIT ?",
+                    arguments: [afterID, limit])
+            }
+            return try rows.map(Connector.init(row:))
+        }
+    }
+
+    /// The stored logo, or nil if there is none; throws not found for an unknown id.
+    func logo(id: Int64) async throws -> (name: String, logo: Logo?) {
+        try await database.read { db in
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT name, logo, logo_content_type FROM mcp_connectors WHERE id = ?", arguments: [id])
+            else { throw ConnectorRegistryError.notFound(id: id) }
+            let name: String = row["name"]
+            guard let data: Data = row["logo"], let contentType: String = row["logo_content_type"] else {
+                return (name, nil)
+            }
+            return (name, Logo(contentType: contentType, data: [UInt8](data)))
+        }
+    }
+
+    /// The sealed secret of a connector, if any.
+    func sealedSecret(id: Int64) async throws -> [UInt8]? {
+        try await database.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT sealed_secret FROM mcp_connectors WHERE id = ?", arguments: [id])
+            else { throw ConnectorRegistryError.notFound(id: id) }
+            return (row["sealed_secret"] as Data?).map { [UInt8]($0) }
+        }
+    }
+
+    // MARK: Writes
+
+    /// Inserts a new connector; `seal` seals its secret once the id is known.
+    /// With a schema, the connector is stored activated (the deprecated Create).
+    func insert(
+        name: String, description: String, activation: Activation?, seal: @escaping @Sendable (Int64) throws -> [UInt8]?
+    ) async throws -> Connector {
+        try await write { db in
+            let now = Timestamp.now().microseconds
+            try db.execute(
+                sql: "INSERT INTO mcp_connectors (name, description, mode, created_at, updated_at) VALUES (?, ?, 'deactive', ?, ?)",
+                arguments: [name, description, now, now])
+            let id = db.lastInsertedRowID
+            if let sealed = try seal(id) {
+                try db.execute(sql: "UPDATE mcp_connectors SET sealed_secret = ? WHERE id = ?", arguments: [Data(sealed), id])
+            }
+            if let activation { try Self.apply(activation, to: id, db) }
+            return try Self.fetchConnector(db, id: id)!
+        }
+    }
+
+    /// Stores a fetched schema and sets the connector active; nil if the
+    /// connector no longer exists.
+    func activate(id: Int64, with activation: Activation) async throws -> Connector? {
+        try await write { db in
+            try Self.apply(activation, to: id, db)
+            return db.changesCount == 0 ? nil : try Self.fetchConnector(db, id: id)
+        }
+    }
+
+    /// Sets the mode; nil if the connector does not exist.
+    func setMode(id: Int64, to mode: ConnectorMode) async throws -> Connector? {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE mcp_connectors SET mode = ?, updated_at = ? WHERE id = ?",
+                arguments: [mode.rawValue, Timestamp.now().microseconds, id])
+            return db.changesCount == 0 ? nil : try Self.fetchConnector(db, id: id)
+        }
+    }
+
+    /// Deletes a connector with its logo and secret; returns what was deleted.
+    func delete(id: Int64) async throws -> Connector? {
+        try await write { db in
+            guard let connector = try Self.fetchConnector(db, id: id) else { return nil }
+            try db.execute(sql: "DELETE FROM mcp_connectors WHERE id = ?", arguments: [id])
+            return connector
+        }
+    }
+
+    /// Runs a write transaction, turning a duplicate name into ALREADY_EXISTS.
+    private func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        do {
+            return try await database.write(body)
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            throw ConnectorRegistryError(.alreadyExists, "name already exists")
+        }
+    }
+
+    private static func apply(_ activation: Activation, to id: Int64, _ db: Database) throws {
+        let schema = activation.schema
+        try db.execute(
+            sql: """
+                UPDATE mcp_connectors SET url = ?, mode = 'active', version = ?,
+                    description = CASE WHEN ? <> '' THEN ? ELSE description END,
+                    tools = ?, tools_count = ?, templates = ?, templates_count = ?, server_config = ?,
+                    logo_url = ?, logo = ?, logo_content_type = ?, updated_at = ?
+                WHERE id = ?
+                """,
+            arguments: [
+                activation.url, schema.version, schema.description, schema.description,
+                schema.toolsJSON, schema.toolsCount, schema.templatesJSON, schema.templatesCount, schema.configJSON,
+                schema.logoURL, activation.logo.map { Data($0.data) }, activation.logo?.contentType,
+                Timestamp.now().microseconds, id,
+            ])
+    }
+
+    private static func fetchConnector(_ db: Database, id: Int64) throws -> Connector? {
+        try Row.fetchOne(db, sql: "SELECT \(connectorColumns) FROM mcp_connectors WHERE id = ?", arguments: [id])
+            .map(Connector.init(row:))
+    }
+
+    /// Runs `PRAGMA integrity_check`; "ok" when the file is sound.
+    func integrityCheck() async throws -> String {
+        try await database.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "" }
+    }
+
+    /// Closes the database.
+    func close() throws {
+        try database.close()
+    }
+}
+
+/// What an activation stores: the schema, where it came from, and the logo.
+struct Activation: Sendable {
+    var url: String
+    var schema: ConnectorSchema
+    var logo: Logo?
+}
+
+extension Connector {
+    fileprivate init(row: Row) throws {
+        let modeName: String = row["mode"]
+        guard let mode = ConnectorMode(rawValue: modeName) else {
+            throw ConnectorRegistryError(.internal, "stored connector has an unknown mode '\(modeName)'")
+        }
+        self.init(
+            id: row["id"], name: row["name"], description: row["description"], url: row["url"], mode: mode,
+            version: row["version"], toolsJSON: row["tools"], templatesJSON: row["templates"],
+            serverConfigJSON: row["server_config"], toolsCount: row["tools_count"], templatesCount: row["templates_count"],
+            logoURL: row["logo_url"], hasLogo: row["has_logo"], hasSecret: row["has_secret"],
+            createdAt: Timestamp(microseconds: row["created_at"]), updatedAt: Timestamp(microseconds: row["updated_at"]))
+    }
+}
