@@ -1,0 +1,91 @@
+public import ConnectorRegistry
+import Glibc
+public import Logging
+public import ServiceLifecycle
+import TTRPC
+
+/// connectord: the registry served over ttrpc on a Unix socket, as a
+/// ServiceLifecycle `Service` (SIGTERM/SIGINT stop it gracefully).
+///
+/// `init` does every check that can fail (data directory, lock, key file,
+/// database) so a bad configuration is reported before anything listens.
+public final class ConnectorDaemon: Service, Sendable {
+    public let configuration: DaemonConfiguration
+    /// The registry the daemon serves.
+    public let registry: ConnectorRegistry
+    private let server: TTRPCServer
+    private let lock: DataDirectoryLock
+    private let logger: Logger
+    private let notifier: SystemdNotifier
+
+    /// Prepares the daemon: takes the data directory's lock, opens the key and
+    /// the database.
+    /// - Throws: `DaemonError` with a one-line message.
+    public init(configuration: DaemonConfiguration, environment: [String: String] = [:], logger: Logger) throws(DaemonError) {
+        self.configuration = configuration
+        self.logger = logger
+        lock = try DataDirectoryLock(directory: configuration.dataDirectory, lockPath: configuration.lockPath)
+        do {
+            registry = try ConnectorRegistry(
+                databasePath: configuration.databasePath, keyFilePath: configuration.keyFilePath,
+                fetchLimits: configuration.fetchLimits, logger: logger)
+        } catch {
+            throw DaemonError(error.message)
+        }
+        var router = Router()
+        ConnectorService(registry: registry, policy: configuration.policy).register(into: &router)
+        var serverConfiguration = TTRPCServer.Configuration(socketPath: configuration.socketPath)
+        serverConfiguration.socketMode = configuration.socketMode
+        serverConfiguration.shutdownGracePeriod = configuration.shutdownGracePeriod
+        server = TTRPCServer(configuration: serverConfiguration, router: router, logger: logger)
+        notifier = SystemdNotifier(environment: environment)
+    }
+
+    /// Serves until a graceful shutdown (or cancellation), then closes the registry.
+    /// - Parameter onListening: called once the socket accepts connections.
+    public func run(onListening: @escaping @Sendable () -> Void) async throws {
+        try Self.makeParentDirectory(of: configuration.socketPath)
+        do {
+            try await withGracefulShutdownHandler {
+                try await server.run {
+                    self.logger.info(
+                        "connectord listening on \(self.configuration.socketPath)",
+                        metadata: ["data_directory": "\(self.configuration.dataDirectory)", "pid": "\(getpid())"])
+                    self.notifier.ready(status: "listening on \(self.configuration.socketPath)")
+                    onListening()
+                }
+            } onGracefulShutdown: {
+                self.notifier.stopping()
+                self.logger.info("stopping: finishing calls in flight")
+                self.server.beginGracefulShutdown()
+            }
+        } catch let error as TTRPCServerError {
+            await registry.close()
+            throw DaemonError(error.description)
+        } catch {
+            await registry.close()
+            throw error
+        }
+        await registry.close()
+        logger.info("connectord stopped")
+    }
+
+    public func run() async throws {
+        try await run(onListening: {})
+    }
+
+    /// Begins a graceful stop without a signal (tests, embedding).
+    public func stop() {
+        server.beginGracefulShutdown()
+    }
+
+    private static func makeParentDirectory(of socketPath: String) throws(DaemonError) {
+        guard let slash = socketPath.lastIndex(of: "/"), slash != socketPath.startIndex else { return }
+        let parent = String(socketPath[..<slash])
+        var info = stat()
+        if stat(parent, &info) == 0 { return }
+        guard mkdir(parent, 0o755) == 0 || errno == EEXIST else {
+            throw DaemonError("cannot create socket directory \(parent): \(String(cString: strerror(errno)))")
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import ConnectorAPI
+public import ConnectorRegistry
+import NIOCore
+import ProtobufCKit
+public import TTRPC
+
+/// The `connectors.v1.ConnectorRegistry` service: decodes each request,
+/// checks the caller may make it, calls the registry, and encodes the answer.
+/// Domain errors reach the caller as their status code and message.
+public struct ConnectorService: Sendable {
+    private let registry: ConnectorRegistry
+    private let policy: AccessPolicy
+
+    public init(registry: ConnectorRegistry, policy: AccessPolicy) {
+        self.registry = registry
+        self.policy = policy
+    }
+
+    /// Adds the service's methods to `router`.
+    public func register(into router: inout Router) {
+        let registry = registry
+        add(.register, to: &router, mutating: true) { (request: ConnectorsV1.RegisterRequest, _) in
+            let result = try await registry.register(name: request.name, description: request.description, secret: request.secret)
+            return ConnectorsV1.RegisterResponse(
+                connector: .init(result.connector), message: result.message, nextStep: result.nextStep)
+        }
+        add(.activate, to: &router, mutating: true) { (request: ConnectorsV1.ActivateRequest, context) in
+            let result = try await registry.activate(
+                id: try Self.id(request.connectorID), url: request.connectorURL, deadline: context.deadline)
+            return ConnectorsV1.ActivateResponse(connector: .init(result.connector), message: result.message)
+        }
+        add(.list, to: &router, mutating: false) { (request: ConnectorsV1.ListRequest, _) in
+            let page = try await registry.list(
+                mode: try request.mode.domainMode(), pageSize: Int(request.pageSize), pageToken: request.pageToken)
+            return ConnectorsV1.ListResponse(connectors: page.connectors.map(ConnectorsV1.Connector.init), nextPageToken: page.nextPageToken)
+        }
+        add(.get, to: &router, mutating: false) { (request: ConnectorsV1.GetRequest, _) in
+            ConnectorsV1.GetResponse(connector: .init(try await registry.connector(id: try Self.id(request.connectorID))))
+        }
+        add(.setMode, to: &router, mutating: true) { (request: ConnectorsV1.SetModeRequest, _) in
+            guard let mode = try request.mode.domainMode() else {
+                throw ConnectorRegistryError(.invalidArgument, "A mode is required: sync, active or deactive")
+            }
+            let connector = try await registry.setMode(id: try Self.id(request.connectorID), to: mode)
+            return ConnectorsV1.SetModeResponse(connector: .init(connector))
+        }
+        add(.delete, to: &router, mutating: true) { (request: ConnectorsV1.DeleteRequest, _) in
+            let result = try await registry.delete(id: try Self.id(request.connectorID))
+            return ConnectorsV1.DeleteResponse(connectorID: request.connectorID, message: result.message)
+        }
+        add(.getLogo, to: &router, mutating: false) { (request: ConnectorsV1.GetLogoRequest, _) in
+            let logo = try await registry.logo(id: try Self.id(request.connectorID))
+            return ConnectorsV1.GetLogoResponse(contentType: logo.contentType, data: logo.data)
+        }
+        add(.create, to: &router, mutating: true) { (request: ConnectorsV1.CreateRequest, context) in
+            let result = try await registry.create(url: request.connectorURL, secret: request.secret, deadline: context.deadline)
+            return ConnectorsV1.CreateResponse(connector: .init(result.connector), message: result.message)
+        }
+    }
+
+    private func add<Request: ProtoMessage, Response: ProtoMessage>(
+        _ method: ConnectorsV1.Method,
+        to router: inout Router,
+        mutating: Bool,
+        _ handle: @escaping @Sendable (Request, ServerContext) async throws -> Response
+    ) {
+        let policy = policy
+        router.register(service: ConnectorsV1.serviceName, method: method.rawValue) { payload, context in
+            if mutating && !policy.isSuperuser(context.peer) {
+                throw ConnectorRegistryError.superuserRequired
+            }
+            let decoded = payload.withUnsafeReadableBytes { bytes in
+                Result { () throws(ProtobufDecodingError) in try Request(decoding: bytes) }
+            }
+            let request: Request
+            switch decoded {
+            case .success(let value): request = value
+            case .failure(let error):
+                throw RPCError(code: .invalidArgument, message: "invalid \(method.rawValue) request: \(error.reason)")
+            }
+            return try await handle(request, context).byteBuffer()
+        }
+    }
+
+    /// A wire id as a registry id; ids beyond Int64 cannot exist.
+    private static func id(_ wire: UInt64) throws(ConnectorRegistryError) -> Int64 {
+        guard let id = Int64(exactly: wire) else {
+            throw ConnectorRegistryError(.notFound, "Connector with ID \(wire) not found")
+        }
+        return id
+    }
+}
+
+extension ProtoMessage {
+    /// The encoded message in a new buffer.
+    func byteBuffer() -> ByteBuffer {
+        encode { size, pack in
+            var buffer = ByteBuffer()
+            buffer.reserveCapacity(size)
+            if size > 0 {
+                buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+                    pack(out.baseAddress!)
+                    return size
+                }
+            }
+            return buffer
+        }
+    }
+}

@@ -1,0 +1,35 @@
+public import ConnectorRegistry
+
+/// Everything connectord needs to run.
+public struct DaemonConfiguration: Sendable {
+    /// The Unix socket to listen on.
+    public var socketPath: String
+    /// Holds the database, the key file and the lock.
+    public var dataDirectory: String
+    /// Permission bits of the socket file.
+    public var socketMode: UInt32 = 0o660
+    /// Who may change the registry.
+    public var policy = AccessPolicy()
+    /// Bounds on schema and logo fetches.
+    public var fetchLimits = FetchLimits()
+    /// How long in-flight calls may finish after SIGTERM.
+    public var shutdownGracePeriod: Duration = .seconds(10)
+
+    public init(socketPath: String, dataDirectory: String) {
+        self.socketPath = socketPath
+        self.dataDirectory = dataDirectory
+    }
+
+    /// The embedded SQLite database.
+    public var databasePath: String { dataDirectory + "/connectord.sqlite" }
+    /// The key that seals connector secrets.
+    public var keyFilePath: String { dataDirectory + "/secret.key" }
+    /// Held while a daemon uses the data directory.
+    public var lockPath: String { dataDirectory + "/connectord.lock" }
+}
+
+/// A configuration or start-up problem, with a one-line message.
+public struct DaemonError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
