@@ -77,7 +77,7 @@ let package = Package(
         ),
         .target(
             name: "ConnectorClient",
-            dependencies: ["TTRPC", "ConnectorAPI"],
+            dependencies: ["TTRPC", "ConnectorAPI", "ProtobufCKit", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         // A small HTTP server that serves connector.json fixtures (sample connector, tests).
@@ -94,17 +94,18 @@ let package = Package(
         .executableTarget(
             name: "connectord",
             dependencies: [
-                "ConnectorServer",
+                "ConnectorServer", "ConnectorAPI", "ConnectorRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "connectorctl",
             dependencies: [
-                "ConnectorClient",
+                "ConnectorClient", "ConnectorAPI", "TTRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -114,6 +115,7 @@ let package = Package(
             dependencies: [
                 "SampleConnectorKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

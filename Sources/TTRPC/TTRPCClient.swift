@@ -96,7 +96,7 @@ public final class TTRPCClient: Sendable {
         }
     }
 
-    private func connectedChannel() async throws(RPCError) -> any Channel {
+    fileprivate func connectedChannel() async throws(RPCError) -> any Channel {
         let (future, isNew) = state.withLock { state -> (EventLoopFuture<any Channel>?, Bool) in
             switch state {
             case .connected(let channel) where channel.isActive:
@@ -164,5 +164,13 @@ public func withTTRPCClient<Result>(
     } catch {
         await client.close()
         throw error
+    }
+}
+
+extension TTRPCClient {
+    /// Connects now instead of on the first call.
+    /// - Throws: `RPCError` UNAVAILABLE if nothing accepts connections on the socket.
+    public func connect() async throws(RPCError) {
+        _ = try await connectedChannel()
     }
 }

@@ -1,0 +1,44 @@
+import ArgumentParser
+import ConnectorAPI
+import ConnectorClient
+import TTRPC
+
+/// Step 2: activate a registered connector.
+struct Activate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Activate a connector (step 2): fetch its connector.json and set mode active.",
+        discussion: "Activating an active connector again re-fetches and replaces its schema.")
+
+    @Argument(help: "The connector's id, as register printed it.")
+    var id: UInt64
+
+    @Argument(help: "http(s) URL of the running connector's connector.json.")
+    var url: String
+
+    @OptionGroup var options: GlobalOptions
+
+    func run() async throws {
+        try await options.withClient { client throws(RPCError) in
+            let response = try await client.activate(id: id, url: url)
+            printActivation(status: "activated", message: response.message, connector: response.connector, json: options.json)
+        }
+    }
+}
+
+/// Prints the result of an activation (or the deprecated create) in the seed's shape.
+func printActivation(status: String, message: String, connector: ConnectorsV1.Connector, json: Bool) {
+    if json {
+        print(JSONWriter.text([
+            ("status", .string(status)), ("message", .string(message)),
+            ("connector_id", .unsigned(connector.id)), ("name", .string(connector.name)),
+            ("url", .string(connector.url)), ("mode", .string(connector.mode.name)),
+            ("version", .string(connector.version)),
+            ("tools_count", .unsigned(UInt64(connector.toolsCount))),
+            ("templates_count", .unsigned(UInt64(connector.templatesCount))),
+            ("created_at", .string(connector.createdAt)), ("updated_at", .string(connector.updatedAt)),
+        ]))
+    } else {
+        print("\(message).")
+        print("  id \(connector.id), version \(connector.version), \(connector.toolsCount) tools, \(connector.templatesCount) templates")
+    }
+}
