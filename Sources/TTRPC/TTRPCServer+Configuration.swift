@@ -13,6 +13,10 @@ extension TTRPCServer {
         /// Response bytes buffered per connection before handlers wait for the
         /// client to read.
         public var maximumBufferedOutputBytes = 1 << 20
+        /// A frame begun but not finished within this closes its connection.
+        public var partialFrameTimeout: Duration = .seconds(10)
+        /// Output blocked this long (the client reads nothing) closes the connection.
+        public var writeStallTimeout: Duration = .seconds(30)
         /// How long in-flight calls may run after a graceful stop begins.
         public var shutdownGracePeriod: Duration = .seconds(10)
 

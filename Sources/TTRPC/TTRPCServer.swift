@@ -52,10 +52,13 @@ public final class TTRPCServer: Sendable {
                     .writeBufferWaterMark,
                     value: .init(low: configuration.maximumBufferedOutputBytes / 2, high: configuration.maximumBufferedOutputBytes))
             let maximumFrameSize = configuration.maximumFrameSize
+            let partialFrameTimeout = TimeAmount(configuration.partialFrameTimeout)
+            let writeStallTimeout = TimeAmount(configuration.writeStallTimeout)
             serverChannel = try await socketFile.bind(mode: configuration.socketMode) { path in
                 try await bootstrap.bind(unixDomainSocketPath: path) { channel in
                     channel.peerCredentials().flatMapThrowing { peer in
-                        try channel.pipeline.syncOperations.addHandler(
+                        try channel.pipeline.syncOperations.addHandlers(
+                            ConnectionGuard(partialFrameTimeout: partialFrameTimeout, writeStallTimeout: writeStallTimeout),
                             ByteToMessageHandler(FrameDecoder(maximumDataSize: maximumFrameSize)))
                         return (try NIOAsyncChannel(wrappingChannelSynchronously: channel), peer)
                     }
@@ -161,6 +164,13 @@ extension Channel {
         }
         return provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
             .map { (raw: RawPeerCredentials) in PeerCredentials(pid: raw.pid, uid: raw.uid, gid: raw.gid) }
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }
 
