@@ -48,13 +48,16 @@ public final class TTRPCClient: Sendable {
         metadata: Metadata = [:],
         timeout: Duration? = nil
     ) async throws(RPCError) -> ByteBuffer {
+        if let timeout, timeout <= .zero {
+            throw RPCError(code: .deadlineExceeded, message: "deadline exceeded before the call was sent")
+        }
         let channel = try await connectedChannel()
         var frame = channel.allocator.buffer(capacity: Frame.headerSize + payload.readableBytes + service.utf8.count + method.utf8.count + 32)
         let timeoutNanoseconds = timeout.map { Int64($0.components.seconds) * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000 }
         frame.writeFrame(streamID: 0, type: .request) { data in
             RequestEnvelope(
                 service: service, method: method, payload: payload,
-                timeoutNanoseconds: max(timeoutNanoseconds ?? 0, 0), metadata: metadata
+                timeoutNanoseconds: timeoutNanoseconds ?? 0, metadata: metadata
             ).encode(into: &data)
         }
         guard frame.readableBytes - Frame.headerSize <= maximumFrameSize else {

@@ -75,8 +75,10 @@ struct ServerConnection: Sendable {
         case .success(let found): handler = found
         case .failure(let error): return .failure(error)
         }
+        // 0 means no deadline; a negative value is one that has already passed
+        // (the reference client sends what is left, which may be below zero).
         let deadline: ContinuousClock.Instant? =
-            request.timeoutNanoseconds > 0 ? .now + .nanoseconds(request.timeoutNanoseconds) : nil
+            request.timeoutNanoseconds == 0 ? nil : .now + .nanoseconds(max(request.timeoutNanoseconds, 0))
         let context = ServerContext(
             service: request.service, method: request.method, peer: peer, metadata: request.metadata, deadline: deadline)
 
