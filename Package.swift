@@ -133,7 +133,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ConnectorRegistryTests",
-            dependencies: ["ConnectorRegistry", "SampleConnectorKit", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "ConnectorRegistry", "SampleConnectorKit", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -208,7 +208,7 @@ public actor ConnectorRegistry {
         } catch {
             throw Self.schemaFetchError(error)
         }
-        let schema: ConnectorSchema
+        var schema: ConnectorSchema
         do {
             schema = try ConnectorSchema(parsing: body)
         } catch {
@@ -221,6 +221,7 @@ public actor ConnectorRegistry {
         let logoDeadline = deadline - .milliseconds(200)
         do {
             let logoURL = try finalURL.resolving(schema.logoURL)
+            schema.logoURL = logoURL.description  // stored resolved, so it stays meaningful
             let (data, _) = try await fetcher.fetch(logoURL, maximumBytes: fetcher.limits.maximumLogoBytes, deadline: logoDeadline)
             guard let logo = Logo.sniff(data) else {
                 return (schema, nil, "; logo not stored: it is not a PNG, JPEG, GIF, WebP or SVG image")

@@ -19,6 +19,9 @@ final class SchemaFetcher: Sendable {
             redirectConfiguration: .disallow,
             timeout: .init(connect: .nanoseconds(Int64(limits.connectTimeout.nanoseconds)), read: nil))
         configuration.decompression = .disabled
+        // One connection attempt: a refused port is reported as such at once,
+        // not retried until the connect timeout.
+        configuration.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -39,7 +42,10 @@ final class SchemaFetcher: Sendable {
                     return nil
                 }
                 defer { group.cancelAll() }
-                guard let result = try await group.next()! else { throw FetchFailure.deadlineExceeded }
+                guard let result = try await group.next()! else {
+                    // The timer also ends early when this task is cancelled.
+                    throw Task.isCancelled ? FetchFailure.cancelled : FetchFailure.deadlineExceeded
+                }
                 return result
             }
         } catch let failure as FetchFailure {
