@@ -2,6 +2,7 @@ public import ConnectorRegistry
 import Glibc
 public import Logging
 public import ServiceLifecycle
+import Synchronization
 import TTRPC
 
 /// connectord: the registry served over ttrpc on a Unix socket, as a
@@ -17,6 +18,7 @@ public final class ConnectorDaemon: Service, Sendable {
     private let lock: DataDirectoryLock
     private let logger: Logger
     private let notifier: SystemdNotifier
+    private let stopping = Atomic<Bool>(false)
 
     /// Prepares the daemon: takes the data directory's lock, opens the key and
     /// the database.
@@ -44,6 +46,7 @@ public final class ConnectorDaemon: Service, Sendable {
     /// Serves until a graceful shutdown (or cancellation), then closes the registry.
     /// - Parameter onListening: called once the socket accepts connections.
     public func run(onListening: @escaping @Sendable () -> Void) async throws {
+        defer { lock.release() }
         try Self.makeParentDirectory(of: configuration.socketPath)
         do {
             try await withGracefulShutdownHandler {
@@ -55,9 +58,7 @@ public final class ConnectorDaemon: Service, Sendable {
                     onListening()
                 }
             } onGracefulShutdown: {
-                self.notifier.stopping()
-                self.logger.info("stopping: finishing calls in flight")
-                self.server.beginGracefulShutdown()
+                self.stop()
             }
         } catch let error as TTRPCServerError {
             await registry.close()
@@ -76,6 +77,9 @@ public final class ConnectorDaemon: Service, Sendable {
 
     /// Begins a graceful stop without a signal (tests, embedding).
     public func stop() {
+        guard !stopping.exchange(true, ordering: .relaxed) else { return }
+        notifier.stopping()
+        logger.info("stopping: finishing calls in flight")
         server.beginGracefulShutdown()
     }
 

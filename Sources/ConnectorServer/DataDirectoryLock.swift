@@ -1,9 +1,11 @@
 import Glibc
+import Synchronization
 
 /// An exclusive lock on a data directory (flock on `connectord.lock`), so one
-/// daemon at a time uses it. Released when the lock is closed or the process ends.
+/// daemon at a time uses it. Released by `release()`, at deinit, or when the
+/// process ends.
 final class DataDirectoryLock: Sendable {
-    private let descriptor: Int32
+    private let descriptor: Mutex<Int32?>
 
     /// Creates the directory if needed (mode 0700), checks it is writable, and
     /// takes the lock.
@@ -27,10 +29,18 @@ final class DataDirectoryLock: Sendable {
         let pid = Array("\(getpid())\n".utf8)
         _ = ftruncate(fd, 0)
         _ = pwrite(fd, pid, pid.count, 0)
-        descriptor = fd
+        descriptor = Mutex(fd)
     }
 
-    deinit { close(descriptor) }
+    /// Releases the lock; later calls do nothing.
+    func release() {
+        descriptor.withLock { fd in
+            if let open = fd { close(open) }
+            fd = nil
+        }
+    }
+
+    deinit { release() }
 
     private static func makeDirectory(_ path: String) throws(DaemonError) {
         var prefix = path.hasPrefix("/") ? "" : "."

@@ -39,6 +39,12 @@ public func unpackProtobufC<Message, Result>(
         throw ProtobufDecodingError(reason: "\(name) does not decode")
     }
     defer { free(message, nil) }
+    let descriptor = UnsafeRawPointer(message).assumingMemoryBound(to: ProtobufCMessage.self).pointee.descriptor
+    if let base = bytes.baseAddress, let descriptor,
+        let field = cproto_string_with_nul(descriptor, base.assumingMemoryBound(to: UInt8.self), bytes.count, 0)
+    {
+        throw ProtobufDecodingError(reason: "field '\(String(cString: field))' contains a NUL byte")
+    }
     return try read(message.pointee)
 }
 

@@ -34,8 +34,10 @@ public final class FixtureHTTPServer: Sendable {
             .bind(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    // Closed on deinit if dropped unserved when the server stops
+                    // (the non-deprecated initializer traps in that case).
                     return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
-                        wrappingChannelSynchronously: channel)
+                        synchronouslyWrapping: channel)
                 }
             }
         let server = FixtureHTTPServer(routes: routes, channel: channel)

@@ -60,7 +60,7 @@ public final class TTRPCServer: Sendable {
                         try channel.pipeline.syncOperations.addHandlers(
                             ConnectionGuard(partialFrameTimeout: partialFrameTimeout, writeStallTimeout: writeStallTimeout),
                             ByteToMessageHandler(FrameDecoder(maximumDataSize: maximumFrameSize)))
-                        return (try NIOAsyncChannel(wrappingChannelSynchronously: channel), peer)
+                        return (try NIOAsyncChannel.closingOnDeinit(channel), peer)
                     }
                 }
             }
@@ -164,6 +164,18 @@ extension Channel {
         }
         return provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
             .map { (raw: RawPeerCredentials) in PeerCredentials(pid: raw.pid, uid: raw.uid, gid: raw.gid) }
+    }
+}
+
+extension NIOAsyncChannel {
+    /// Wraps an accepted connection so that, if it is dropped before it is
+    /// served (accepted while the server was closing), it is closed rather
+    /// than trapping: `init(wrappingChannelSynchronously:)` preconditions that
+    /// every wrapper is consumed, which a closing accept loop cannot promise.
+    /// NIO deprecates this initializer only for its deinit-based teardown,
+    /// which is what is wanted here.
+    static func closingOnDeinit(_ channel: any Channel) throws -> NIOAsyncChannel {
+        try NIOAsyncChannel(synchronouslyWrapping: channel)
     }
 }
 

@@ -13,4 +13,11 @@
 /// fields; Swift cannot see the extern array directly.
 const char *cproto_empty_string(void);
 
+/// The name of the first string field in `data` (a message of type
+/// `descriptor`, nested messages included) that holds a NUL byte, or NULL.
+/// protobuf-c keeps strings NUL-terminated, so such a value would otherwise be
+/// cut short silently.
+const char *cproto_string_with_nul(const ProtobufCMessageDescriptor *descriptor, const uint8_t *data, size_t length,
+                                   unsigned depth);
+
 #endif

@@ -11,6 +11,9 @@ struct SocketFile: Sendable {
     /// Checks `path`: a live server there is an error, a stale socket is
     /// removed, and any other kind of file is left alone and refused.
     static func prepare(path: String) throws(TTRPCServerError) -> SocketFile {
+        guard path.utf8.count < MemoryLayout.size(ofValue: sockaddr_un().sun_path) else {
+            throw .cannotListen(path: path, reason: "the path is longer than the 107 bytes a Unix socket address holds")
+        }
         var info = stat()
         guard lstat(path, &info) == 0 else {
             guard errno == ENOENT else { throw .cannotListen(path: path, reason: String(cString: strerror(errno))) }
