@@ -74,6 +74,12 @@ public final class TTRPCClient: Sendable {
                 channel.writeAndFlush(call).whenFailure { error in
                     promise.fail(RPCError(code: .unavailable, message: "cannot send to \(self.socketPath): \(error)"))
                 }
+                // Cancelled before this point, onCancel has already run and its
+                // cancel reached the handler ahead of the call: cancel again,
+                // now behind the write.
+                if Task.isCancelled {
+                    channel.triggerUserOutboundEvent(CancelClientCall(id: id), promise: nil)
+                }
                 return try await promise.futureResult.get()
             } onCancel: {
                 channel.triggerUserOutboundEvent(CancelClientCall(id: id), promise: nil)

@@ -61,7 +61,8 @@ struct GoInteropTests {
         #expect((outcome.elapsedMS ?? .max) < 2_000)
         #expect(record.deadlines.count == 1)
         if let deadline = record.deadlines.first {
-            #expect(deadline > .milliseconds(50) && deadline <= .milliseconds(200))
+            // What is left when the handler starts: at most the 200 ms sent, less under load.
+            #expect(deadline <= .milliseconds(200))
         }
         #expect(record.slowCallsCancelled == 1)
     }

@@ -26,12 +26,13 @@ final class ConnectionGuard: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = unwrapInboundIn(data)
-        track(buffer)
-        partialFrameTimer?.cancel()
-        partialFrameTimer = nil
-        if headerBytesSeen > 0 || bodyRemaining > 0 {
-            partialFrameTimer = schedule(context, after: partialFrameTimeout)
+        // The clock runs from the first byte of a frame, however slowly the
+        // rest trickles in; it restarts only when a new frame begins.
+        let wasInFrame = isInFrame
+        let completedFrame = track(unwrapInboundIn(data))
+        if completedFrame || !wasInFrame {
+            partialFrameTimer?.cancel()
+            partialFrameTimer = isInFrame ? schedule(context, after: partialFrameTimeout) : nil
         }
         context.fireChannelRead(data)
     }
@@ -52,13 +53,17 @@ final class ConnectionGuard: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
+    private var isInFrame: Bool { headerBytesSeen > 0 || bodyRemaining > 0 }
+
     private func schedule(_ context: ChannelHandlerContext, after delay: TimeAmount) -> Scheduled<Void> {
         let channel = context.channel
         return context.eventLoop.scheduleTask(in: delay) { channel.close(promise: nil) }
     }
 
     /// Follows frame boundaries through the bytes, without copying them.
-    private func track(_ buffer: ByteBuffer) {
+    /// - Returns: whether a frame ended within these bytes.
+    private func track(_ buffer: ByteBuffer) -> Bool {
+        var completed = false
         var remaining = buffer.readableBytes
         var index = buffer.readerIndex
         while remaining > 0 {
@@ -67,6 +72,7 @@ final class ConnectionGuard: ChannelDuplexHandler {
                 bodyRemaining -= step
                 remaining -= step
                 index += step
+                completed = completed || bodyRemaining == 0
                 continue
             }
             let byte = buffer.getInteger(at: index, as: UInt8.self)!
@@ -76,9 +82,11 @@ final class ConnectionGuard: ChannelDuplexHandler {
             index += 1
             if headerBytesSeen == Frame.headerSize {
                 bodyRemaining = Int(lengthBytes)
+                completed = completed || bodyRemaining == 0
                 headerBytesSeen = 0
                 lengthBytes = 0
             }
         }
+        return completed
     }
 }
