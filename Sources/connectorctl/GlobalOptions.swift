@@ -27,22 +27,21 @@ struct GlobalOptions: ParsableArguments {
     /// stderr (and a JSON error on stdout with `--json`) and the documented exit code.
     func withClient(_ body: (ConnectorClient) async throws(RPCError) -> Void) async throws {
         let client = ConnectorClient(socketPath: socketPath, timeout: .milliseconds(Int64(timeout * 1000)))
+        let failure: CLIFailure?
         do {
-            do {
-                try await client.connect()
-            } catch {
-                throw CLIFailure(
-                    exitCode: 10, code: "UNAVAILABLE",
-                    message: "connectord is not running or not reachable (\(error.message))")
-            }
+            try await client.connect()
             do {
                 try await body(client)
-                await client.close()
+                failure = nil
             } catch {
-                await client.close()
-                throw CLIFailure(error)
+                failure = CLIFailure(error)
             }
-        } catch let failure as CLIFailure {
+        } catch {
+            failure = CLIFailure(
+                exitCode: 10, code: "UNAVAILABLE", message: "connectord is not running or not reachable (\(error.message))")
+        }
+        await client.close()
+        if let failure {
             failure.report(json: json)
             throw ExitCode(failure.exitCode)
         }
