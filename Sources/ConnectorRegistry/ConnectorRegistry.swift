@@ -13,6 +13,7 @@ public actor ConnectorRegistry {
     private let secrets: SecretBox
     private let fetcher: SchemaFetcher
     private let logger: Logger
+    private let cache = ConnectorCache(capacity: 4096)
     private var activating: Set<Int64> = []
 
     /// Opens the registry.
@@ -80,6 +81,7 @@ public actor ConnectorRegistry {
         guard let connector = try await storage({ try await store.activate(id: id, with: activation) }) else {
             throw .notFound(id: id)  // deleted while its schema was being fetched
         }
+        cache.store(connector)
         logger.info("activated connector", metadata: ["id": "\(id)", "url": "\(schemaURL)", "tools": "\(schema.toolsCount)"])
         return Outcome(connector: connector, message: "Connector '\(connector.name)' activated successfully" + logoNote)
     }
@@ -112,8 +114,17 @@ public actor ConnectorRegistry {
     /// One connector.
     /// - Throws: NOT_FOUND.
     public nonisolated func connector(id: Int64) async throws(ConnectorRegistryError) -> Connector {
+        if let cached = cache.connector(id: id) { return cached }
+        let generation = cache.generation
         guard let connector = try await storage({ try await store.connector(id: id) }) else { throw .notFound(id: id) }
+        cache.fill(connector, readAt: generation)
         return connector
+    }
+
+    /// The connector if it is in memory, without touching the database; nil
+    /// means "not cached", not "not found". For answers on a hot path.
+    public nonisolated func cachedConnector(id: Int64) -> Connector? {
+        cache.connector(id: id)
     }
 
     /// One page of connectors by ascending id, optionally of one mode.
@@ -164,6 +175,7 @@ public actor ConnectorRegistry {
                 "Connector '\(current.name)' has not been activated; activate it first with its connector URL")
         }
         guard let updated = try await storage({ try await store.setMode(id: id, to: mode) }) else { throw .notFound(id: id) }
+        cache.store(updated)
         logger.info("changed connector mode", metadata: ["id": "\(id)", "mode": "\(mode.rawValue)"])
         return updated
     }
@@ -172,6 +184,7 @@ public actor ConnectorRegistry {
     /// - Throws: NOT_FOUND.
     public func delete(id: Int64) async throws(ConnectorRegistryError) -> Outcome {
         guard let deleted = try await storage({ try await store.delete(id: id) }) else { throw .notFound(id: id) }
+        cache.remove(id: id)
         logger.info("deleted connector", metadata: ["id": "\(id)", "name": "\(deleted.name)"])
         return Outcome(connector: deleted, message: "Connector '\(deleted.name)' deleted successfully")
     }
@@ -186,9 +199,11 @@ public actor ConnectorRegistry {
     private func insert(name: String, description: String, secret: String?, activation: Activation?) async throws(ConnectorRegistryError) -> Connector {
         let secrets = secrets
         do {
-            return try await store.insert(name: name, description: description, activation: activation) { id in
+            let connector = try await store.insert(name: name, description: description, activation: activation) { id in
                 try secret.map { try secrets.seal($0, connectorID: id) }
             }
+            cache.store(connector)
+            return connector
         } catch let error as ConnectorRegistryError where error.code == .alreadyExists {
             throw .nameTaken(name)
         } catch {

@@ -36,6 +36,11 @@ public struct ConnectorService: Sendable {
         }
         add(.get, to: &router, mutating: false) { (request: ConnectorsV1.GetRequest, _) in
             ConnectorsV1.GetResponse(connector: .init(try await registry.connector(id: try Self.id(request.connectorID))))
+        } inline: { request in
+            // Answered on the event loop when the connector is in memory.
+            Int64(exactly: request.connectorID).flatMap(registry.cachedConnector(id:)).map {
+                ConnectorsV1.GetResponse(connector: .init($0))
+            }
         }
         add(.setMode, to: &router, mutating: true) { (request: ConnectorsV1.SetModeRequest, _) in
             guard let mode = try request.mode.domainMode() else {
@@ -58,27 +63,44 @@ public struct ConnectorService: Sendable {
         }
     }
 
+    /// Registers one method: authorize (changes need a superuser), decode,
+    /// handle, encode. An `inline` answer, when it has one, is given on the
+    /// event loop; it is only offered to reads.
     private func add<Request: ProtoMessage, Response: ProtoMessage>(
         _ method: ConnectorsV1.Method,
         to router: inout Router,
         mutating: Bool,
-        _ handle: @escaping @Sendable (Request, ServerContext) async throws -> Response
+        _ handle: @escaping @Sendable (Request, ServerContext) async throws -> Response,
+        inline: (@Sendable (Request) -> Response?)? = nil
     ) {
         let policy = policy
-        router.register(service: ConnectorsV1.serviceName, method: method.rawValue) { payload, context in
+        var inlineHandler: Router.InlineHandler? = nil
+        if let inline, !mutating {
+            inlineHandler = { payload, _ in
+                guard let request = try? Self.decode(Request.self, payload, method), let response = inline(request) else {
+                    return nil
+                }
+                return .success(response.byteBuffer())
+            }
+        }
+        router.register(service: ConnectorsV1.serviceName, method: method.rawValue, inline: inlineHandler) {
+            payload, context in
             if mutating && !policy.isSuperuser(context.peer) {
                 throw ConnectorRegistryError.superuserRequired
             }
-            let decoded = payload.withUnsafeReadableBytes { bytes in
-                Result { () throws(ProtobufDecodingError) in try Request(decoding: bytes) }
-            }
-            let request: Request
-            switch decoded {
-            case .success(let value): request = value
-            case .failure(let error):
-                throw RPCError(code: .invalidArgument, message: "invalid \(method.rawValue) request: \(error.reason)")
-            }
-            return try await handle(request, context).byteBuffer()
+            return try await handle(try Self.decode(Request.self, payload, method), context).byteBuffer()
+        }
+    }
+
+    private static func decode<Request: ProtoMessage>(
+        _ type: Request.Type, _ payload: ByteBuffer, _ method: ConnectorsV1.Method
+    ) throws(RPCError) -> Request {
+        let decoded = payload.withUnsafeReadableBytes { bytes in
+            Result { () throws(ProtobufDecodingError) in try Request(decoding: bytes) }
+        }
+        switch decoded {
+        case .success(let request): return request
+        case .failure(let error): throw RPCError(code: .invalidArgument, message: "invalid \(method.rawValue) request: \(error.reason)")
         }
     }
 

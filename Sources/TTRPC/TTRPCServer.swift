@@ -43,7 +43,7 @@ public final class TTRPCServer: Sendable {
     ///   because a live server already listens on the path).
     public func run(onListening: @escaping @Sendable () -> Void = {}) async throws {
         var socketFile = try SocketFile.prepare(path: configuration.socketPath)
-        let serverChannel: NIOAsyncChannel<(NIOAsyncChannel<FrameDecoder.Event, ByteBuffer>, PeerCredentials), Never>
+        let serverChannel: NIOAsyncChannel<(NIOAsyncChannel<ServerEvent, ByteBuffer>, PeerCredentials), Never>
         do {
             let bootstrap = ServerBootstrap(group: eventLoopGroup)
                 .serverChannelOption(.backlog, value: 512)
@@ -52,6 +52,7 @@ public final class TTRPCServer: Sendable {
                     .writeBufferWaterMark,
                     value: .init(low: configuration.maximumBufferedOutputBytes / 2, high: configuration.maximumBufferedOutputBytes))
             let maximumFrameSize = configuration.maximumFrameSize
+            let router = router
             let partialFrameTimeout = TimeAmount(configuration.partialFrameTimeout)
             let writeStallTimeout = TimeAmount(configuration.writeStallTimeout)
             serverChannel = try await socketFile.bind(mode: configuration.socketMode) { path in
@@ -59,7 +60,8 @@ public final class TTRPCServer: Sendable {
                     channel.peerCredentials().flatMapThrowing { peer in
                         try channel.pipeline.syncOperations.addHandlers(
                             ConnectionGuard(partialFrameTimeout: partialFrameTimeout, writeStallTimeout: writeStallTimeout),
-                            ByteToMessageHandler(FrameDecoder(maximumDataSize: maximumFrameSize)))
+                            ByteToMessageHandler(FrameDecoder(maximumDataSize: maximumFrameSize)),
+                            RequestDispatcher(router: router, peer: peer, maximumFrameSize: maximumFrameSize))
                         return (try NIOAsyncChannel.closingOnDeinit(channel), peer)
                     }
                 }
@@ -115,7 +117,7 @@ public final class TTRPCServer: Sendable {
     /// The number of open client connections.
     public var connectionCount: Int { state.withLock { $0.connections.count } }
 
-    private func serve(_ connection: NIOAsyncChannel<FrameDecoder.Event, ByteBuffer>, peer: PeerCredentials) async {
+    private func serve(_ connection: NIOAsyncChannel<ServerEvent, ByteBuffer>, peer: PeerCredentials) async {
         let channel = connection.channel
         let id = ObjectIdentifier(channel)
         let draining = state.withLock { state in
@@ -130,7 +132,7 @@ public final class TTRPCServer: Sendable {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 let connection = ServerConnection(
-                    router: router, peer: peer, outbound: outbound, allocator: channel.allocator, logger: logger,
+                    peer: peer, outbound: outbound, allocator: channel.allocator, logger: logger,
                     maximumFrameSize: configuration.maximumFrameSize,
                     maximumConcurrentRequests: configuration.maximumConcurrentRequestsPerConnection)
                 try await connection.serve(inbound)

@@ -127,7 +127,12 @@ struct SecretTests {
                     sql: "UPDATE mcp_connectors SET sealed_secret = (SELECT sealed_secret FROM mcp_connectors WHERE id = ?) WHERE id IN (?, ?)",
                     arguments: [a.id, b.id, c.id])
             }
-            #expect(try await registry.connector(id: b.id).hasSecret)
+            // The row now carries a sealed value (read from the file: the
+            // registry's cache only knows the changes made through it).
+            let thiefHasSecret = try files.inspect { db in
+                try Bool.fetchOne(db, sql: "SELECT sealed_secret IS NOT NULL FROM mcp_connectors WHERE id = ?", arguments: [b.id])
+            }
+            #expect(thiefHasSecret == true)
             for id in [b.id, c.id] {
                 let error = await expectError(
                     .internal, "the sealed secret of connector \(id) does not open: altered, moved, or sealed under another key"

@@ -1,0 +1,60 @@
+import Synchronization
+
+/// Connectors recently read or written, so that reads of them need no
+/// database round trip.
+///
+/// The registry's actor is the only writer: every committed change is stored
+/// here before it is acknowledged. A reader that missed fills the cache only if
+/// no write happened since it started reading (a generation count), so a slow
+/// reader never puts back a value a writer has replaced.
+final class ConnectorCache: Sendable {
+    private struct State {
+        var entries: [Int64: Connector] = [:]
+        var generation: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+    private let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    func connector(id: Int64) -> Connector? {
+        state.withLock { $0.entries[id] }
+    }
+
+    /// The current generation; pass it to `fill` after reading the database.
+    var generation: UInt64 { state.withLock { $0.generation } }
+
+    /// Caches what a reader found, unless a write happened since `generation`.
+    func fill(_ connector: Connector, readAt generation: UInt64) {
+        state.withLock { state in
+            guard state.generation == generation else { return }
+            Self.insert(connector, into: &state, capacity: capacity)
+        }
+    }
+
+    /// Records a committed write.
+    func store(_ connector: Connector) {
+        state.withLock { state in
+            state.generation &+= 1
+            Self.insert(connector, into: &state, capacity: capacity)
+        }
+    }
+
+    /// Records a committed delete.
+    func remove(id: Int64) {
+        state.withLock { state in
+            state.generation &+= 1
+            state.entries.removeValue(forKey: id)
+        }
+    }
+
+    private static func insert(_ connector: Connector, into state: inout State, capacity: Int) {
+        if state.entries[connector.id] == nil, state.entries.count >= capacity {
+            state.entries.remove(at: state.entries.startIndex)
+        }
+        state.entries[connector.id] = connector
+    }
+}

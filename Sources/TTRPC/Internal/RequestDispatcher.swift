@@ -1,0 +1,133 @@
+import NIOCore
+
+/// What the event loop hands to a connection's task.
+enum ServerEvent: Sendable {
+    /// A valid request, to be served by its route's handler.
+    case call(streamID: UInt32, request: RequestEnvelope, route: Router.Route)
+    /// An answer already known (an error, or an inline answer held back while
+    /// the client is not reading), to be written with backpressure.
+    case respond(streamID: UInt32, result: Result<ByteBuffer, RPCError>)
+}
+
+/// The event-loop side of a server connection: checks stream ids, decodes
+/// envelopes, finds the route, and answers at once what it can (errors, and
+/// calls whose inline handler has the answer), flushing once per read burst.
+///
+/// While the channel is not writable nothing is answered here: every event
+/// goes to the connection's task, whose writes wait for the client, so a
+/// client that does not read cannot make the server buffer without bound.
+final class RequestDispatcher: ChannelInboundHandler {
+    typealias InboundIn = FrameDecoder.Event
+    typealias InboundOut = ServerEvent
+    typealias OutboundOut = ByteBuffer
+
+    private let router: Router
+    private let peer: PeerCredentials
+    private let maximumFrameSize: Int
+    private var lastStreamID: UInt32 = 0
+    private var needsFlush = false
+
+    init(router: Router, peer: PeerCredentials, maximumFrameSize: Int) {
+        self.router = router
+        self.peer = peer
+        self.maximumFrameSize = maximumFrameSize
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let event = dispatch(unwrapInboundIn(data)) else { return }
+        if case .call(let streamID, let request, let route) = event, let inline = route.inline, context.channel.isWritable,
+            let result = inline(request.payload, Self.context(for: request, peer: peer))
+        {
+            write(context, streamID, result)
+        } else if case .respond(let streamID, let result) = event, context.channel.isWritable {
+            write(context, streamID, result)
+        } else {
+            context.fireChannelRead(wrapInboundOut(event))
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    /// The server context of a request from this connection's peer.
+    static func context(for request: RequestEnvelope, peer: PeerCredentials) -> ServerContext {
+        // 0 means no deadline; a negative value is one that has already passed
+        // (the reference client sends what is left, which may be below zero).
+        let deadline: ContinuousClock.Instant? =
+            request.timeoutNanoseconds == 0 ? nil : .now + .nanoseconds(max(request.timeoutNanoseconds, 0))
+        return ServerContext(
+            service: request.service, method: request.method, peer: peer, metadata: request.metadata, deadline: deadline)
+    }
+
+    /// Turns a frame into a call or an answer; nil for frames with nothing to serve.
+    private func dispatch(_ event: FrameDecoder.Event) -> ServerEvent? {
+        let frame: Frame
+        switch event {
+        case .oversized(let streamID, _, let length):
+            return .respond(
+                streamID: streamID,
+                result: .failure(RPCError(
+                    code: .resourceExhausted,
+                    message: "message length \(length) exceed maximum message size of \(maximumFrameSize)")))
+        case .frame(let received):
+            frame = received
+        }
+        // Unary protocol: data frames and stray responses carry nothing to serve.
+        guard frame.type == .request else { return nil }
+        guard frame.streamID % 2 == 1 else {
+            return .respond(
+                streamID: frame.streamID,
+                result: .failure(RPCError(code: .invalidArgument, message: "StreamID must be odd for client initiated streams")))
+        }
+        guard frame.streamID > lastStreamID else {
+            return .respond(
+                streamID: frame.streamID,
+                result: .failure(RPCError(code: .invalidArgument, message: "StreamID cannot be re-used and must increment")))
+        }
+        lastStreamID = frame.streamID
+        let request: RequestEnvelope
+        do {
+            request = try RequestEnvelope(decoding: frame.data)
+        } catch {
+            return .respond(streamID: frame.streamID, result: .failure(error))
+        }
+        switch router.route(service: request.service, method: request.method) {
+        case .success(let route): return .call(streamID: frame.streamID, request: request, route: route)
+        case .failure(let error): return .respond(streamID: frame.streamID, result: .failure(error))
+        }
+    }
+
+    private func write(_ context: ChannelHandlerContext, _ streamID: UInt32, _ result: Result<ByteBuffer, RPCError>) {
+        let frame = ResponseFrame.encode(
+            streamID: streamID, result: result, allocator: context.channel.allocator, maximumFrameSize: maximumFrameSize)
+        context.write(wrapOutboundOut(frame), promise: nil)
+        needsFlush = true
+    }
+}
+
+/// Encodes response frames.
+enum ResponseFrame {
+    /// A response frame for `result`; an answer larger than the frame limit
+    /// becomes RESOURCE_EXHAUSTED.
+    static func encode(
+        streamID: UInt32, result: Result<ByteBuffer, RPCError>, allocator: ByteBufferAllocator, maximumFrameSize: Int
+    ) -> ByteBuffer {
+        let payloadSize = (try? result.get().readableBytes) ?? 64
+        var buffer = allocator.buffer(capacity: Frame.headerSize + payloadSize + 16)
+        let length = buffer.writeFrame(streamID: streamID, type: .response) { data in
+            ResponseEnvelope(result).encode(into: &data)
+        }
+        guard length <= maximumFrameSize else {
+            return encode(
+                streamID: streamID,
+                result: .failure(RPCError(code: .resourceExhausted, message: "response exceeds the maximum message size")),
+                allocator: allocator, maximumFrameSize: maximumFrameSize)
+        }
+        return buffer
+    }
+}
