@@ -53,7 +53,6 @@ public struct RequestEnvelope: Sendable, Hashable {
             let message = arena.make(Ttrpc__Request.self, ttrpc__request__init)
             message.pointee.service = arena.cString(service)
             message.pointee.method = arena.cString(method)
-            message.pointee.payload = payload.withUnsafeReadableBytes { arena.binary($0) }
             message.pointee.timeout_nano = timeoutNanoseconds
             let pairs = metadata.entries.map { entry in
                 arena.make(Ttrpc__KeyValue.self, ttrpc__key_value__init).with {
@@ -63,7 +62,12 @@ public struct RequestEnvelope: Sendable, Hashable {
             }
             message.pointee.n_metadata = pairs.count
             message.pointee.metadata = arena.pointerArray(pairs)
-            buffer.writePacked(message)
+            // Packed straight from the payload's storage, which outlives the pack.
+            payload.withUnsafeReadableBytes { bytes in
+                message.pointee.payload = ProtobufCBinaryData(
+                    len: bytes.count, data: UnsafeMutablePointer(mutating: bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)))
+                buffer.writePacked(message)
+            }
         }
     }
 }
@@ -101,14 +105,19 @@ public struct ResponseEnvelope: Sendable, Hashable {
             let message = arena.make(Ttrpc__Response.self, ttrpc__response__init)
             switch result {
             case .success(let payload):
-                message.pointee.payload = payload.withUnsafeReadableBytes { arena.binary($0) }
+                // Packed straight from the payload's storage, which outlives the pack.
+                payload.withUnsafeReadableBytes { bytes in
+                    message.pointee.payload = ProtobufCBinaryData(
+                        len: bytes.count, data: UnsafeMutablePointer(mutating: bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)))
+                    buffer.writePacked(message)
+                }
             case .failure(let error):
                 message.pointee.status = arena.make(Google__Rpc__Status.self, google__rpc__status__init).with {
                     $0.pointee.code = error.code.rawValue
                     $0.pointee.message = arena.cString(error.message)
                 }
+                buffer.writePacked(message)
             }
-            buffer.writePacked(message)
         }
     }
 }
