@@ -9,7 +9,7 @@ import Synchronization
 /// reader never puts back a value a writer has replaced.
 final class ConnectorCache: Sendable {
     private struct State {
-        var entries: [Int64: Connector] = [:]
+        var entries: [Int64: CachedConnector] = [:]
         var generation: UInt64 = 0
     }
 
@@ -20,7 +20,7 @@ final class ConnectorCache: Sendable {
         self.capacity = capacity
     }
 
-    func connector(id: Int64) -> Connector? {
+    func connector(id: Int64) -> CachedConnector? {
         state.withLock { $0.entries[id] }
     }
 
@@ -31,7 +31,7 @@ final class ConnectorCache: Sendable {
     func fill(_ connector: Connector, readAt generation: UInt64) {
         state.withLock { state in
             guard state.generation == generation else { return }
-            Self.insert(connector, into: &state, capacity: capacity)
+            Self.insert(CachedConnector(connector: connector, revision: generation), into: &state, capacity: capacity)
         }
     }
 
@@ -39,7 +39,7 @@ final class ConnectorCache: Sendable {
     func store(_ connector: Connector) {
         state.withLock { state in
             state.generation &+= 1
-            Self.insert(connector, into: &state, capacity: capacity)
+            Self.insert(CachedConnector(connector: connector, revision: state.generation), into: &state, capacity: capacity)
         }
     }
 
@@ -51,10 +51,19 @@ final class ConnectorCache: Sendable {
         }
     }
 
-    private static func insert(_ connector: Connector, into state: inout State, capacity: Int) {
-        if state.entries[connector.id] == nil, state.entries.count >= capacity {
+    private static func insert(_ entry: CachedConnector, into state: inout State, capacity: Int) {
+        let id = entry.connector.id
+        if state.entries[id] == nil, state.entries.count >= capacity {
             state.entries.remove(at: state.entries.startIndex)
         }
-        state.entries[connector.id] = connector
+        state.entries[id] = entry
     }
+}
+
+/// A connector held in memory with the revision it was cached at: the same
+/// id and revision always mean the same value, so whatever is derived from it
+/// (an encoded answer) can be kept and reused while the revision holds.
+public struct CachedConnector: Sendable {
+    public let connector: Connector
+    public let revision: UInt64
 }

@@ -114,7 +114,7 @@ public actor ConnectorRegistry {
     /// One connector.
     /// - Throws: NOT_FOUND.
     public nonisolated func connector(id: Int64) async throws(ConnectorRegistryError) -> Connector {
-        if let cached = cache.connector(id: id) { return cached }
+        if let cached = cache.connector(id: id) { return cached.connector }
         let generation = cache.generation
         guard let connector = try await storage({ try await store.connector(id: id) }) else { throw .notFound(id: id) }
         cache.fill(connector, readAt: generation)
@@ -123,7 +123,7 @@ public actor ConnectorRegistry {
 
     /// The connector if it is in memory, without touching the database; nil
     /// means "not cached", not "not found". For answers on a hot path.
-    public nonisolated func cachedConnector(id: Int64) -> Connector? {
+    public nonisolated func cachedConnector(id: Int64) -> CachedConnector? {
         cache.connector(id: id)
     }
 

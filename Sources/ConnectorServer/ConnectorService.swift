@@ -10,6 +10,7 @@ public import TTRPC
 public struct ConnectorService: Sendable {
     private let registry: ConnectorRegistry
     private let policy: AccessPolicy
+    private let getAnswers = EncodedAnswerCache(capacity: 4096)
 
     public init(registry: ConnectorRegistry, policy: AccessPolicy) {
         self.registry = registry
@@ -36,10 +37,11 @@ public struct ConnectorService: Sendable {
         }
         add(.get, to: &router, mutating: false) { (request: ConnectorsV1.GetRequest, _) in
             ConnectorsV1.GetResponse(connector: .init(try await registry.connector(id: try Self.id(request.connectorID))))
-        } inline: { request in
-            // Answered on the event loop when the connector is in memory.
-            Int64(exactly: request.connectorID).flatMap(registry.cachedConnector(id:)).map {
-                ConnectorsV1.GetResponse(connector: .init($0))
+        } inline: { [getAnswers] request in
+            // Answered on the event loop when the connector is in memory, with
+            // the encoded answer reused while the connector is unchanged.
+            Int64(exactly: request.connectorID).flatMap(registry.cachedConnector(id:)).map { cached in
+                getAnswers.answer(for: cached) { ConnectorsV1.GetResponse(connector: .init($0)).byteBuffer() }
             }
         }
         add(.setMode, to: &router, mutating: true) { (request: ConnectorsV1.SetModeRequest, _) in
@@ -71,16 +73,16 @@ public struct ConnectorService: Sendable {
         to router: inout Router,
         mutating: Bool,
         _ handle: @escaping @Sendable (Request, ServerContext) async throws -> Response,
-        inline: (@Sendable (Request) -> Response?)? = nil
+        inline: (@Sendable (Request) -> ByteBuffer?)? = nil
     ) {
         let policy = policy
         var inlineHandler: Router.InlineHandler? = nil
         if let inline, !mutating {
             inlineHandler = { payload, _ in
-                guard let request = try? Self.decode(Request.self, payload, method), let response = inline(request) else {
+                guard let request = try? Self.decode(Request.self, payload, method), let answer = inline(request) else {
                     return nil
                 }
-                return .success(response.byteBuffer())
+                return .success(answer)
             }
         }
         router.register(service: ConnectorsV1.serviceName, method: method.rawValue, inline: inlineHandler) {
