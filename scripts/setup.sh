@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(libprotobuf-c-dev libsqlite3-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(protobuf-c-compiler protobuf-compiler golang-go golang-github-containerd-ttrpc-dev gogottrpc util-linux)
+    packages+=(protobuf-c-compiler protobuf-compiler golang-go golang-github-containerd-ttrpc-dev gogottrpc util-linux sqlite3)
 fi
 
 missing=()
