@@ -189,6 +189,12 @@ public actor ConnectorRegistry {
         return Outcome(connector: deleted, message: "Connector '\(deleted.name)' deleted successfully")
     }
 
+    /// Whether each commit is synced to disk before it is acknowledged
+    /// (`PRAGMA synchronous = FULL` on the writer connection).
+    public nonisolated func commitsAreSynced() async throws(ConnectorRegistryError) -> Bool {
+        try await storage { try await store.writerSynchronousMode() } == 2
+    }
+
     /// Runs SQLite's integrity check; "ok" when sound.
     public nonisolated func integrityCheck() async throws(ConnectorRegistryError) -> String {
         try await storage { try await store.integrityCheck() }

@@ -19,7 +19,16 @@ struct ConnectorStore: Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         database = try DatabasePool(path: path, configuration: configuration)
+        // DatabasePool turns on WAL after prepareDatabase and sets
+        // synchronous = NORMAL on its writer as it does, which does not sync
+        // each commit. Every acknowledged write must be on disk: FULL again.
+        try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(database)
+    }
+
+    /// The writer connection's `PRAGMA synchronous` (2 is FULL).
+    func writerSynchronousMode() async throws -> Int {
+        try await database.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     private static var migrator: DatabaseMigrator {
