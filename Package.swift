@@ -149,5 +149,28 @@ let package = Package(
             dependencies: ["SampleConnectorKit"],
             swiftSettings: swiftSettings
         ),
+
+        // libFuzzer targets, built with the sanitizers by scripts/fuzz.sh; a
+        // plain build makes executables that replay inputs without libFuzzer.
+        .executableTarget(
+            name: "FrameDecoderFuzzer",
+            dependencies: [
+                "TTRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            path: "Fuzz/FrameDecoderFuzzer",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "RequestFuzzer",
+            dependencies: [
+                "ConnectorServer", "ConnectorAPI", "ConnectorRegistry", "ProtobufCKit", "SampleConnectorKit", "TTRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Fuzz/RequestFuzzer",
+            swiftSettings: swiftSettings
+        ),
     ]
 )

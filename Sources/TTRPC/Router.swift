@@ -46,4 +46,17 @@ public struct Router: Sendable {
     func handler(service: String, method: String) -> Result<Handler, RPCError> {
         route(service: service, method: method).map(\.handler)
     }
+
+    /// Serves one call without a connection, as the server would: the inline
+    /// handler first, when the method has one and it answers, else the handler.
+    /// For harnesses that drive handlers directly (the fuzz targets in `Fuzz/`).
+    /// - Throws: `RPCError` UNIMPLEMENTED for an unknown service or method, the
+    ///   inline handler's error, or whatever the handler throws.
+    public func handle(service: String, method: String, payload: ByteBuffer, context: ServerContext) async throws -> ByteBuffer {
+        let route = try route(service: service, method: method).get()
+        if let inline = route.inline, let answer = inline(payload, context) {
+            return try answer.get()
+        }
+        return try await route.handler(payload, context)
+    }
 }
