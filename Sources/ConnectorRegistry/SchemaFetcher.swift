@@ -12,6 +12,8 @@ import Glibc
 final class SchemaFetcher: Sendable {
     let limits: FetchLimits
     private let client: HTTPClient
+    /// Fetches to one host (scheme, host and port) at once.
+    static let connectionsPerHost = 64
 
     init(limits: FetchLimits) {
         self.limits = limits
@@ -22,6 +24,10 @@ final class SchemaFetcher: Sendable {
         // One connection attempt: a refused port is reported as such at once,
         // not retried until the connect timeout.
         configuration.connectionPool.retryConnectionEstablishment = false
+        // Connectors often share a host: fetches stuck on one schema server
+        // must not queue the others to that host behind them.
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = Self.connectionsPerHost
+        configuration.connectionPool.idleTimeout = .seconds(10)
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -104,6 +110,8 @@ final class SchemaFetcher: Sendable {
             case .connectTimeout: return "Connection timed out"
             case .remoteConnectionClosed: return "Connection closed by the server"
             case .readTimeout: return "Read timed out"
+            case .getConnectionFromPoolTimeout:
+                return "\(connectionsPerHost) fetches from this host are already running; try again later"
             default: return "\(client)"
             }
         }

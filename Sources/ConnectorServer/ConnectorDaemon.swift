@@ -39,6 +39,7 @@ public final class ConnectorDaemon: Service, Sendable {
         var serverConfiguration = TTRPCServer.Configuration(socketPath: configuration.socketPath)
         serverConfiguration.socketMode = configuration.socketMode
         serverConfiguration.shutdownGracePeriod = configuration.shutdownGracePeriod
+        serverConfiguration.maximumConnections = configuration.maximumConnections
         server = TTRPCServer(configuration: serverConfiguration, router: router, logger: logger)
         notifier = SystemdNotifier(environment: environment)
     }
@@ -53,7 +54,10 @@ public final class ConnectorDaemon: Service, Sendable {
                 try await server.run {
                     self.logger.info(
                         "connectord listening on \(self.configuration.socketPath)",
-                        metadata: ["data_directory": "\(self.configuration.dataDirectory)", "pid": "\(getpid())"])
+                        metadata: [
+                            "data_directory": "\(self.configuration.dataDirectory)", "pid": "\(getpid())",
+                            "max_connections": "\(self.server.maximumConnections)",
+                        ])
                     self.notifier.ready(status: "listening on \(self.configuration.socketPath)")
                     onListening()
                 }

@@ -12,6 +12,8 @@ public struct DaemonConfiguration: Sendable {
     public var policy = AccessPolicy()
     /// Bounds on schema and logo fetches.
     public var fetchLimits = FetchLimits()
+    /// Client connections served at once (kept below the open-file limit).
+    public var maximumConnections = 16_384
     /// How long in-flight calls may finish after SIGTERM.
     public var shutdownGracePeriod: Duration = .seconds(10)
 

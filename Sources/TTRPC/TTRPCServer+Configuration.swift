@@ -10,9 +10,15 @@ extension TTRPCServer {
         public var maximumFrameSize = Frame.maximumDataSize
         /// Requests handled at once per connection; more wait unread.
         public var maximumConcurrentRequestsPerConnection = 64
-        /// Response bytes buffered per connection before handlers wait for the
-        /// client to read.
+        /// Encoded answers a connection holds for a client that does not read:
+        /// this many bytes in the output buffer and as many again waiting to be
+        /// written; past that it takes no new requests until the client reads.
         public var maximumBufferedOutputBytes = 1 << 20
+        /// Connections served at once. Past it the server stops accepting and
+        /// new connections wait in the listen backlog until one closes. The
+        /// server also keeps it below the process's open-file limit, so that it
+        /// never runs out of file descriptors while accepting.
+        public var maximumConnections = 16_384
         /// A frame begun but not finished within this closes its connection.
         public var partialFrameTimeout: Duration = .seconds(10)
         /// Output blocked this long (the client reads nothing) closes the connection.

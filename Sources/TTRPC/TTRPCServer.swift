@@ -43,7 +43,7 @@ public final class TTRPCServer: Sendable {
     ///   because a live server already listens on the path).
     public func run(onListening: @escaping @Sendable () -> Void = {}) async throws {
         var socketFile = try SocketFile.prepare(path: configuration.socketPath)
-        let serverChannel: NIOAsyncChannel<(NIOAsyncChannel<ServerEvent, ByteBuffer>, PeerCredentials), Never>
+        let serverChannel: NIOAsyncChannel<AcceptedConnection, Never>
         do {
             let bootstrap = ServerBootstrap(group: eventLoopGroup)
                 .serverChannelOption(.backlog, value: 512)
@@ -55,14 +55,20 @@ public final class TTRPCServer: Sendable {
             let router = router
             let partialFrameTimeout = TimeAmount(configuration.partialFrameTimeout)
             let writeStallTimeout = TimeAmount(configuration.writeStallTimeout)
+            let maximumBufferedOutputBytes = configuration.maximumBufferedOutputBytes
             serverChannel = try await socketFile.bind(mode: configuration.socketMode) { path in
-                try await bootstrap.bind(unixDomainSocketPath: path) { channel in
+                // Few accepted connections wait for the accept loop (each holds an fd).
+                try await bootstrap.bind(
+                    unixDomainSocketPath: path, serverBackPressureStrategy: .init(lowWatermark: 1, highWatermark: 4)
+                ) { channel in
                     channel.peerCredentials().flatMapThrowing { peer in
+                        let unwritten = UsageLimit(limit: maximumBufferedOutputBytes)
                         try channel.pipeline.syncOperations.addHandlers(
                             ConnectionGuard(partialFrameTimeout: partialFrameTimeout, writeStallTimeout: writeStallTimeout),
                             ByteToMessageHandler(FrameDecoder(maximumDataSize: maximumFrameSize)),
-                            RequestDispatcher(router: router, peer: peer, maximumFrameSize: maximumFrameSize))
-                        return (try NIOAsyncChannel.closingOnDeinit(channel), peer)
+                            RequestDispatcher(router: router, peer: peer, maximumFrameSize: maximumFrameSize),
+                            UnwrittenAnswerCounter(unwritten))
+                        return AcceptedConnection(channel: try NIOAsyncChannel.closingOnDeinit(channel), peer: peer, unwritten: unwritten)
                     }
                 }
             }
@@ -81,11 +87,20 @@ public final class TTRPCServer: Sendable {
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
+                // Nothing is accepted while every connection slot is taken.
+                let open = UsageLimit(limit: self.maximumConnections)
                 try await withThrowingDiscardingTaskGroup { connections in
                     try await serverChannel.executeThenClose { inbound in
                         onListening()
-                        for try await (connection, peer) in inbound {
-                            connections.addTask { await self.serve(connection, peer: peer) }
+                        var accepted = inbound.makeAsyncIterator()
+                        while true {
+                            try await open.waitForRoom()
+                            guard let connection = try await accepted.next() else { break }
+                            open.add(1)
+                            connections.addTask {
+                                defer { open.remove(1) }
+                                await self.serve(connection)
+                            }
                         }
                     }
                 }
@@ -117,7 +132,21 @@ public final class TTRPCServer: Sendable {
     /// The number of open client connections.
     public var connectionCount: Int { state.withLock { $0.connections.count } }
 
-    private func serve(_ connection: NIOAsyncChannel<ServerEvent, ByteBuffer>, peer: PeerCredentials) async {
+    /// The connections served at once: `configuration.maximumConnections`,
+    /// lowered to fit the process's open-file limit.
+    public var maximumConnections: Int {
+        var files = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &files) == 0, files.rlim_cur != rlim_t.max else {
+            return configuration.maximumConnections
+        }
+        // Room for the process's own files and the few connections NIO has
+        // accepted but the accept loop not yet taken.
+        let available = Int(clamping: files.rlim_cur)
+        return max(1, min(configuration.maximumConnections, available - max(64, available / 8)))
+    }
+
+    private func serve(_ accepted: AcceptedConnection) async {
+        let (connection, peer) = (accepted.channel, accepted.peer)
         let channel = connection.channel
         let id = ObjectIdentifier(channel)
         let draining = state.withLock { state in
@@ -134,13 +163,21 @@ public final class TTRPCServer: Sendable {
                 let connection = ServerConnection(
                     peer: peer, outbound: outbound, allocator: channel.allocator, logger: logger,
                     maximumFrameSize: configuration.maximumFrameSize,
-                    maximumConcurrentRequests: configuration.maximumConcurrentRequestsPerConnection)
+                    maximumConcurrentRequests: configuration.maximumConcurrentRequestsPerConnection,
+                    unwritten: accepted.unwritten)
                 try await connection.serve(inbound)
             }
         } catch {
             logger.debug("connection closed", metadata: ["error": "\(error)"])
         }
     }
+}
+
+/// A connection the accept loop hands to `serve`.
+private struct AcceptedConnection: Sendable {
+    let channel: NIOAsyncChannel<ServerEvent, ByteBuffer>
+    let peer: PeerCredentials
+    let unwritten: UsageLimit
 }
 
 /// Why a server could not start.

@@ -49,9 +49,13 @@ struct Connectord: AsyncParsableCommand {
     @Option(name: .customLong("fetch-timeout"), help: "Seconds an activation may spend fetching a schema and logo (default 10).")
     var fetchTimeout: Double = 10
 
+    @Option(name: .customLong("max-connections"), help: "Client connections served at once; more wait to be accepted (env CONNECTORD_MAX_CONNECTIONS; default 16384, and always below the open-file limit).")
+    var maximumConnections: Int?
+
     mutating func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         umask(0o077)
+        raiseOpenFileLimit()
         do {
             let configuration = try makeConfiguration(environment)
             let logger = try makeLogger(environment)
@@ -106,7 +110,21 @@ struct Connectord: AsyncParsableCommand {
         configuration.policy = AccessPolicy(adminUIDs: uids, adminGIDs: gids)
         guard fetchTimeout > 0, fetchTimeout <= 300 else { throw DaemonError("--fetch-timeout must be between 0 and 300 seconds") }
         configuration.fetchLimits.totalTimeout = .milliseconds(Int64(fetchTimeout * 1000))
+        if let text = maximumConnections.map(String.init) ?? env("CONNECTORD_MAX_CONNECTIONS") {
+            guard let count = Int(text), count > 0 else { throw DaemonError("--max-connections must be a positive number, not '\(text)'") }
+            configuration.maximumConnections = count
+        }
         return configuration
+    }
+
+    /// Raises the soft open-file limit to the hard one (under systemd the soft
+    /// limit is 1,024 and the hard one far higher): each client connection
+    /// costs a file descriptor.
+    private func raiseOpenFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
 
     private func makeLogger(_ environment: [String: String]) throws(DaemonError) -> Logger {

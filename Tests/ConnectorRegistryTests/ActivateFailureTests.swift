@@ -128,6 +128,29 @@ struct ActivateFailureTests {
         }
     }
 
+    @Test("activations stuck on a hanging schema server do not hold up others to the same host")
+    func hangingFetchesDoNotQueueOthers() async throws {
+        let routes = ["/hang.json": FixtureRoute.hang].merging(SampleConnector.routes) { $1 }
+        try await withRegistryAndServer(routes, limits: .with(total: .seconds(8))) { registry, server, _ in
+            var stuck: [Connector] = []
+            for index in 0..<12 { stuck.append(try await register(registry, "stuck_\(index)")) }
+            let healthy = try await register(registry, "healthy")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for connector in stuck {
+                    group.addTask { _ = try? await registry.activate(id: connector.id, url: server.url("/hang.json")) }
+                }
+                // Once the 12 hang, one more activation to the same host and port.
+                try await Task.sleep(for: .milliseconds(500))
+                let (activated, elapsed) = await timed { () async -> ConnectorRegistry.Outcome? in
+                    do { return try await registry.activate(id: healthy.id, url: server.url("/connector.json")) } catch { Issue.record("\(error)"); return nil }
+                }
+                #expect(activated?.connector.mode == .active)
+                #expect(elapsed < .seconds(4), "waited behind the hanging fetches: \(elapsed)")
+                group.cancelAll()
+            }
+        }
+    }
+
     @Test func callersDeadlineWhenSoonerIsUsed() async throws {
         // The registry's own limit is 10 s; the caller gives 500 ms.
         try await withRegistryAndServer(["/connector.json": .hang], limits: .with(total: .seconds(10))) { registry, server, _ in

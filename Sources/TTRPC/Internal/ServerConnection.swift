@@ -2,8 +2,14 @@ import Logging
 import NIOCore
 
 /// The task side of a server connection: runs each call in its own child task
-/// (at most `maximumConcurrentRequests` at once) and writes each answer as
-/// soon as it is ready, waiting while the client does not read.
+/// and writes each answer as soon as it is ready, waiting while the client
+/// does not read.
+///
+/// What a client that does not read can make the server hold is bounded: a
+/// new call starts only while fewer than `maximumConcurrentRequests` run and
+/// the answers the kernel has not yet taken add up to less than the limit of
+/// `unwritten`. Otherwise the connection stops taking requests (they wait
+/// unread in the socket) until the client reads.
 struct ServerConnection: Sendable {
     let peer: PeerCredentials
     let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
@@ -11,6 +17,9 @@ struct ServerConnection: Sendable {
     let logger: Logger
     let maximumFrameSize: Int
     let maximumConcurrentRequests: Int
+    /// Bytes of answers written but not yet taken by the kernel (counted down
+    /// by `UnwrittenAnswerCounter`).
+    let unwritten: UsageLimit
 
     func serve(_ inbound: NIOAsyncChannelInboundStream<ServerEvent>) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -18,16 +27,18 @@ struct ServerConnection: Sendable {
             for try await event in inbound {
                 switch event {
                 case .respond(let streamID, let result):
-                    try await respond(streamID, result)
+                    try await write(encode(streamID, result))
                 case .call(let streamID, let request, let route):
-                    if inFlight >= maximumConcurrentRequests {
+                    while inFlight >= maximumConcurrentRequests {
                         try await group.next()
                         inFlight -= 1
                     }
+                    try await unwritten.waitForRoom()
                     inFlight += 1
                     group.addTask {
-                        let result = await handle(request, route.handler)
-                        try await respond(streamID, result)
+                        // Encoded before waiting for the client, so only the frame is held.
+                        let frame = encode(streamID, await handle(request, route.handler))
+                        try await write(frame)
                     }
                 }
             }
@@ -62,8 +73,13 @@ struct ServerConnection: Sendable {
         }
     }
 
-    private func respond(_ streamID: UInt32, _ result: Result<ByteBuffer, RPCError>) async throws {
-        try await outbound.write(
-            ResponseFrame.encode(streamID: streamID, result: result, allocator: allocator, maximumFrameSize: maximumFrameSize))
+    private func encode(_ streamID: UInt32, _ result: Result<ByteBuffer, RPCError>) -> ByteBuffer {
+        ResponseFrame.encode(streamID: streamID, result: result, allocator: allocator, maximumFrameSize: maximumFrameSize)
+    }
+
+    /// Writes `frame`, counted as unwritten until the kernel takes it.
+    private func write(_ frame: ByteBuffer) async throws {
+        unwritten.add(frame.readableBytes)
+        try await outbound.write(frame)
     }
 }
