@@ -9,6 +9,8 @@ internal import GRDB
 /// database's job, not a check before insert.
 struct ConnectorStore: Sendable {
     private let database: DatabasePool
+    /// Every write goes through it: concurrent writes share a commit.
+    private let writes: GroupCommit
 
     /// Opens (creating if needed) the database at `path` and migrates it.
     init(path: String) throws {
@@ -24,6 +26,7 @@ struct ConnectorStore: Sendable {
         // each commit. Every acknowledged write must be on disk: FULL again.
         try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(database)
+        writes = GroupCommit(database: database)
     }
 
     /// The writer connection's `PRAGMA synchronous` (2 is FULL).
@@ -122,9 +125,9 @@ struct ConnectorStore: Sendable {
     ) async throws -> Connector {
         try await write { db in
             let now = Timestamp.now().microseconds
-            try db.execute(
-                sql: "INSERT INTO mcp_connectors (name, description, mode, created_at, updated_at) VALUES (?, ?, 'deactive', ?, ?)",
-                arguments: [name, description, now, now])
+            try db.cachedStatement(
+                sql: "INSERT INTO mcp_connectors (name, description, mode, created_at, updated_at) VALUES (?, ?, 'deactive', ?, ?)"
+            ).execute(arguments: [name, description, now, now])
             let id = db.lastInsertedRowID
             if let sealed = try seal(id) {
                 try db.execute(sql: "UPDATE mcp_connectors SET sealed_secret = ? WHERE id = ?", arguments: [Data(sealed), id])
@@ -162,10 +165,11 @@ struct ConnectorStore: Sendable {
         }
     }
 
-    /// Runs a write transaction, turning a duplicate name into ALREADY_EXISTS.
+    /// Runs a write in a durable transaction (shared with concurrent writes),
+    /// turning a duplicate name into ALREADY_EXISTS.
     private func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
         do {
-            return try await database.write(body)
+            return try await writes.write(body)
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
             throw ConnectorRegistryError(.alreadyExists, "name already exists")
         }
@@ -190,7 +194,7 @@ struct ConnectorStore: Sendable {
     }
 
     private static func fetchConnector(_ db: Database, id: Int64) throws -> Connector? {
-        try Row.fetchOne(db, sql: "SELECT \(connectorColumns) FROM mcp_connectors WHERE id = ?", arguments: [id])
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(connectorColumns) FROM mcp_connectors WHERE id = ?"), arguments: [id])
             .map(Connector.init(row:))
     }
 
