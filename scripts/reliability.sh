@@ -42,11 +42,15 @@ CONNECTORD_HOSTILE_LONG=1 CONNECTORD_HOSTILE_CONNECTIONS=$connections \
     swift test --skip-build --filter 'EndToEndTests.HostileClientTests' "$@" >>"$log" 2>&1 || status=1
 hostile_time=$((SECONDS - started))
 
+started=$SECONDS
+swift test --skip-build --filter 'EndToEndTests.HostileSchemaServerTests' "$@" >>"$log" 2>&1 || status=1
+schema_time=$((SECONDS - started))
+
 echo
 grep -F '[reliability]' "$log" | sed 's/^\[reliability\] //'
 echo
 grep -E '^(✔|✘|━) Test (run|[a-zA-Z]+\(\))' "$log" || true
-echo "crash consistency: ${crash_time} s; hostile clients: ${hostile_time} s; full log: $log"
+echo "crash consistency: ${crash_time} s; hostile clients: ${hostile_time} s; hostile schema servers: ${schema_time} s; full log: $log"
 if ((status != 0)); then
     echo "FAILED: see $log" >&2
 fi

@@ -13,6 +13,6 @@ if (($# > 0)); then
 fi
 # The reliability suites load the machine (1,000 connections, SIGKILL cycles):
 # they run after the rest, so timing-sensitive tests never share the CPUs with them.
-heavy='CrashConsistencyTests|HostileClientTests'
+heavy='CrashConsistencyTests|HostileClientTests|HostileSchemaServerTests'
 swift test --skip-build --skip "$heavy"
 swift test --skip-build --filter "$heavy"
