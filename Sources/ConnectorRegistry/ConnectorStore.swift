@@ -64,11 +64,7 @@ struct ConnectorStore: Sendable {
     }
 
     /// The columns of a `Connector`: everything but the logo bytes and the secret.
-    private static let connectorColumns = """
-        id, name, description, url, mode, version, tools, tools_count, templates, templates_count,
-        server_config, logo_url, logo IS NOT NULL AS has_logo, sealed_secret IS NOT NULL AS has_secret,
-        created_at, updated_at
-        """
+    private static let connectorColumns = ConnectorColumn.allCases.map(\.sql).joined(separator: ", ")
 
     // MARK: Reads
 
@@ -216,17 +212,53 @@ struct Activation: Sendable {
     var logo: Logo?
 }
 
+/// The selected columns of a `Connector`, in the order of `connectorColumns`:
+/// rows are read by position (a lookup by name lowercases the name each time).
+private enum ConnectorColumn: Int, CaseIterable {
+    case id, name, description, url, mode, version, tools, toolsCount, templates, templatesCount
+    case serverConfig, logoURL, hasLogo, hasSecret, createdAt, updatedAt
+
+    /// The column's expression in the SELECT list.
+    var sql: String {
+        switch self {
+        case .id: "id"
+        case .name: "name"
+        case .description: "description"
+        case .url: "url"
+        case .mode: "mode"
+        case .version: "version"
+        case .tools: "tools"
+        case .toolsCount: "tools_count"
+        case .templates: "templates"
+        case .templatesCount: "templates_count"
+        case .serverConfig: "server_config"
+        case .logoURL: "logo_url"
+        case .hasLogo: "logo IS NOT NULL"
+        case .hasSecret: "sealed_secret IS NOT NULL"
+        case .createdAt: "created_at"
+        case .updatedAt: "updated_at"
+        }
+    }
+}
+
+extension Row {
+    fileprivate subscript<Value: DatabaseValueConvertible & StatementColumnConvertible>(_ column: ConnectorColumn) -> Value {
+        self[column.rawValue]
+    }
+}
+
 extension Connector {
+    /// Decodes a row of `connectorColumns`.
     fileprivate init(row: Row) throws {
-        let modeName: String = row["mode"]
+        let modeName: String = row[.mode]
         guard let mode = ConnectorMode(rawValue: modeName) else {
             throw ConnectorRegistryError(.internal, "stored connector has an unknown mode '\(modeName)'")
         }
         self.init(
-            id: row["id"], name: row["name"], description: row["description"], url: row["url"], mode: mode,
-            version: row["version"], toolsJSON: row["tools"], templatesJSON: row["templates"],
-            serverConfigJSON: row["server_config"], toolsCount: row["tools_count"], templatesCount: row["templates_count"],
-            logoURL: row["logo_url"], hasLogo: row["has_logo"], hasSecret: row["has_secret"],
-            createdAt: Timestamp(microseconds: row["created_at"]), updatedAt: Timestamp(microseconds: row["updated_at"]))
+            id: row[.id], name: row[.name], description: row[.description], url: row[.url], mode: mode,
+            version: row[.version], toolsJSON: row[.tools], templatesJSON: row[.templates],
+            serverConfigJSON: row[.serverConfig], toolsCount: row[.toolsCount], templatesCount: row[.templatesCount],
+            logoURL: row[.logoURL], hasLogo: row[.hasLogo], hasSecret: row[.hasSecret],
+            createdAt: Timestamp(microseconds: row[.createdAt]), updatedAt: Timestamp(microseconds: row[.updatedAt]))
     }
 }
