@@ -24,6 +24,11 @@ final class ConnectorCache: Sendable {
         state.withLock { $0.entries[id] }
     }
 
+    /// The cached connector of each id, nil where there is none, under one lock.
+    func connectors(ids: [Int64]) -> [CachedConnector?] {
+        state.withLock { state in ids.map { state.entries[$0] } }
+    }
+
     /// The current generation; pass it to `fill` after reading the database.
     var generation: UInt64 { state.withLock { $0.generation } }
 
@@ -32,6 +37,19 @@ final class ConnectorCache: Sendable {
         state.withLock { state in
             guard state.generation == generation else { return }
             Self.insert(CachedConnector(connector: connector, revision: generation), into: &state, capacity: capacity)
+        }
+    }
+
+    /// Caches what a reader found, unless a write happened since `generation`;
+    /// returns whether it did (the connectors are then cached at revision
+    /// `generation`).
+    func fill(_ connectors: [Connector], readAt generation: UInt64) -> Bool {
+        state.withLock { state in
+            guard state.generation == generation else { return false }
+            for connector in connectors {
+                Self.insert(CachedConnector(connector: connector, revision: generation), into: &state, capacity: capacity)
+            }
+            return true
         }
     }
 

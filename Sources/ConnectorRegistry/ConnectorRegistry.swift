@@ -128,23 +128,61 @@ public actor ConnectorRegistry {
     }
 
     /// One page of connectors by ascending id, optionally of one mode.
+    ///
+    /// A page may hold fewer connectors than `pageSize` even when more
+    /// follow: a connector whose mode changed while the page was read is left
+    /// out of a page filtered by its old mode. Follow `nextPageToken` until it
+    /// is empty; no connector is skipped or repeated.
     /// - Parameters:
     ///   - pageSize: 0 for 100; at most 1,000.
     ///   - pageToken: empty, or the `nextPageToken` of the previous page.
     /// - Throws: INVALID_ARGUMENT for a page size over 1,000 or a bad token.
     public nonisolated func list(mode: ConnectorMode?, pageSize: Int, pageToken: String) async throws(ConnectorRegistryError) -> ConnectorPage {
+        let page = try await cachedList(mode: mode, pageSize: pageSize, pageToken: pageToken)
+        return ConnectorPage(connectors: page.entries.map(\.connector), nextPageToken: page.nextPageToken)
+    }
+
+    /// `list`, with each connector's cache revision where it has one, for
+    /// answers derived from cached connectors (see `CachedConnector`).
+    ///
+    /// The page's ids are read from the database; the connectors come from the
+    /// cache, and those not cached are read in the same transaction and cached.
+    /// - Throws: as `list`.
+    public nonisolated func cachedList(
+        mode: ConnectorMode?, pageSize: Int, pageToken: String
+    ) async throws(ConnectorRegistryError) -> CachedConnectorPage {
         let size = pageSize == 0 ? 100 : pageSize
         guard (1...1000).contains(size) else {
             throw ConnectorRegistryError(.invalidArgument, "page_size must be between 1 and 1000, not \(pageSize)")
         }
         let afterID = try PageToken.decode(pageToken, mode: mode)
-        var connectors = try await storage({ try await store.connectors(afterID: afterID, mode: mode, limit: size + 1) })
-        var next = ""
-        if connectors.count > size {
-            connectors.removeLast()
-            next = PageToken.encode(afterID: connectors.last!.id, mode: mode)
+        let cache = cache
+        let generation = cache.generation
+        let scanned = try await storage {
+            try await store.page(afterID: afterID, mode: mode, size: size, cached: { cache.connectors(ids: $0) })
         }
-        return ConnectorPage(connectors: connectors, nextPageToken: next)
+        let readIsCached = !scanned.read.isEmpty && cache.fill(scanned.read, readAt: generation)
+
+        var entries: [CachedConnectorPage.Entry] = []
+        entries.reserveCapacity(scanned.ids.count)
+        var read = scanned.read.makeIterator()
+        for (id, cached) in zip(scanned.ids, scanned.cached) {
+            let entry: CachedConnectorPage.Entry
+            if let cached {
+                entry = .cached(cached)
+            } else if let connector = read.next(), connector.id == id {
+                entry = readIsCached ? .cached(CachedConnector(connector: connector, revision: generation)) : .uncached(connector)
+            } else {
+                // The store reads every id not cached, from the snapshot that selected it.
+                throw ConnectorRegistryError(.internal, "connector \(id) was listed but not read")
+            }
+            // A cached connector may have changed mode since its id was selected.
+            if let mode, entry.connector.mode != mode { continue }
+            entries.append(entry)
+        }
+        // From the ids scanned, not the connectors kept: none skipped or repeated.
+        let next = scanned.hasMore ? PageToken.encode(afterID: scanned.ids.last!, mode: mode) : ""
+        return CachedConnectorPage(entries: entries, nextPageToken: next)
     }
 
     /// The stored logo.
@@ -317,7 +355,8 @@ extension ConnectorRegistry {
         public var message: String
     }
 
-    /// One page of a listing.
+    /// One page of a listing; it may be shorter than the page size asked
+    /// even when more pages follow (see `list`).
     public struct ConnectorPage: Sendable, Hashable {
         public var connectors: [Connector]
         /// Empty on the last page.

@@ -72,20 +72,39 @@ struct ConnectorStore: Sendable {
         try await database.read { db in try Self.fetchConnector(db, id: id) }
     }
 
-    /// Up to `limit` connectors with ids above `afterID`, by ascending id.
-    func connectors(afterID: Int64, mode: ConnectorMode?, limit: Int) async throws -> [Connector] {
+    /// One page by ascending id: the ids of up to `size` connectors above
+    /// `afterID` (of `mode`, if given), each with its connector taken from
+    /// `cached` when it has it, else read in the same transaction.
+    ///
+    /// `cached` is asked inside the read transaction, so every connector not
+    /// cached is read from the snapshot its id was selected in.
+    func page(
+        afterID: Int64, mode: ConnectorMode?, size: Int, cached: @escaping @Sendable ([Int64]) -> [CachedConnector?]
+    ) async throws -> ScannedPage {
         try await database.read { db in
-            let rows: [Row]
+            let ids: [Int64]
             if let mode {
-                rows = try Row.fetchAll(
-                    db, sql: "SELECT \(Self.connectorColumns) FROM mcp_connectors WHERE mode = ? AND id > ? ORDER BY id LIMIT ?",
-                    arguments: [mode.rawValue, afterID, limit])
+                ids = try Int64.fetchAll(
+                    db.cachedStatement(sql: "SELECT id FROM mcp_connectors WHERE mode = ? AND id > ? ORDER BY id LIMIT ?"),
+                    arguments: [mode.rawValue, afterID, size + 1])
             } else {
-                rows = try Row.fetchAll(
-                    db, sql: "SELECT \(Self.connectorColumns) FROM mcp_connectors WHERE id > ? ORDER BY id LIMIT ?",
-                    arguments: [afterID, limit])
+                ids = try Int64.fetchAll(
+                    db.cachedStatement(sql: "SELECT id FROM mcp_connectors WHERE id > ? ORDER BY id LIMIT ?"),
+                    arguments: [afterID, size + 1])
             }
-            return try rows.map(Connector.init(row:))
+            let pageIDs = Array(ids.prefix(size))
+            let found = cached(pageIDs)
+            let missing = zip(pageIDs, found).compactMap { id, connector in connector == nil ? id : nil }
+            var read: [Connector] = []
+            if !missing.isEmpty {
+                read.reserveCapacity(missing.count)
+                let placeholders = repeatElement("?", count: missing.count).joined(separator: ",")
+                let rows = try Row.fetchCursor(
+                    db, sql: "SELECT \(Self.connectorColumns) FROM mcp_connectors WHERE id IN (\(placeholders)) ORDER BY id",
+                    arguments: StatementArguments(missing))
+                while let row = try rows.next() { read.append(try Connector(row: row)) }
+            }
+            return ScannedPage(ids: pageIDs, hasMore: ids.count > size, cached: found, read: read)
         }
     }
 
@@ -203,6 +222,19 @@ struct ConnectorStore: Sendable {
     func close() throws {
         try database.close()
     }
+}
+
+/// What `ConnectorStore.page` found: the page's ids and, for each, its
+/// cached connector or (in id order, for the ids not cached) the one read.
+struct ScannedPage: Sendable {
+    /// At most the page size, ascending.
+    var ids: [Int64]
+    /// Whether more ids follow the last one.
+    var hasMore: Bool
+    /// The cached connector of each id, nil where it was read instead.
+    var cached: [CachedConnector?]
+    /// The connectors read from the database, by ascending id.
+    var read: [Connector]
 }
 
 /// What an activation stores: the schema, where it came from, and the logo.
