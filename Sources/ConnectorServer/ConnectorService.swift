@@ -30,10 +30,17 @@ public struct ConnectorService: Sendable {
                 id: try Self.id(request.connectorID), url: request.connectorURL, deadline: context.deadline)
             return ConnectorsV1.ActivateResponse(connector: .init(result.connector), message: result.message)
         }
-        add(.list, to: &router, mutating: false) { (request: ConnectorsV1.ListRequest, _) in
-            let page = try await registry.list(
+        addEncoded(.list, to: &router, mutating: false) { [getAnswers] (request: ConnectorsV1.ListRequest, _) in
+            let page = try await registry.cachedList(
                 mode: try request.mode.domainMode(), pageSize: Int(request.pageSize), pageToken: request.pageToken)
-            return ConnectorsV1.ListResponse(connectors: page.connectors.map(ConnectorsV1.Connector.init), nextPageToken: page.nextPageToken)
+            // Made of the connectors' Get answers, reused while a connector is unchanged.
+            let answers = page.entries.map { entry in
+                switch entry {
+                case .cached(let cached): getAnswers.answer(for: cached, encode: Self.getAnswer)
+                case .uncached(let connector): Self.getAnswer(connector)
+                }
+            }
+            return ListAnswer.encode(getAnswers: answers, nextPageToken: page.nextPageToken)
         }
         add(.get, to: &router, mutating: false) { (request: ConnectorsV1.GetRequest, _) in
             ConnectorsV1.GetResponse(connector: .init(try await registry.connector(id: try Self.id(request.connectorID))))
@@ -41,7 +48,7 @@ public struct ConnectorService: Sendable {
             // Answered on the event loop when the connector is in memory, with
             // the encoded answer reused while the connector is unchanged.
             Int64(exactly: request.connectorID).flatMap(registry.cachedConnector(id:)).map { cached in
-                getAnswers.answer(for: cached) { ConnectorsV1.GetResponse(connector: .init($0)).byteBuffer() }
+                getAnswers.answer(for: cached, encode: Self.getAnswer)
             }
         }
         add(.setMode, to: &router, mutating: true) { (request: ConnectorsV1.SetModeRequest, _) in
@@ -65,14 +72,25 @@ public struct ConnectorService: Sendable {
         }
     }
 
-    /// Registers one method: authorize (changes need a superuser), decode,
-    /// handle, encode. An `inline` answer, when it has one, is given on the
-    /// event loop; it is only offered to reads.
+    /// Registers one method whose handler answers with a message: see `addEncoded`.
     private func add<Request: ProtoMessage, Response: ProtoMessage>(
         _ method: ConnectorsV1.Method,
         to router: inout Router,
         mutating: Bool,
         _ handle: @escaping @Sendable (Request, ServerContext) async throws -> Response,
+        inline: (@Sendable (Request) -> ByteBuffer?)? = nil
+    ) {
+        addEncoded(method, to: &router, mutating: mutating, { try await handle($0, $1).byteBuffer() }, inline: inline)
+    }
+
+    /// Registers one method: authorize (changes need a superuser), decode,
+    /// handle; the handler returns the encoded answer. An `inline` answer,
+    /// when it has one, is given on the event loop; it is only offered to reads.
+    private func addEncoded<Request: ProtoMessage>(
+        _ method: ConnectorsV1.Method,
+        to router: inout Router,
+        mutating: Bool,
+        _ handle: @escaping @Sendable (Request, ServerContext) async throws -> ByteBuffer,
         inline: (@Sendable (Request) -> ByteBuffer?)? = nil
     ) {
         let policy = policy
@@ -90,8 +108,13 @@ public struct ConnectorService: Sendable {
             if mutating && !policy.isSuperuser(context.peer) {
                 throw ConnectorRegistryError.superuserRequired
             }
-            return try await handle(try Self.decode(Request.self, payload, method), context).byteBuffer()
+            return try await handle(try Self.decode(Request.self, payload, method), context)
         }
+    }
+
+    /// The encoded `GetResponse` of a connector; a `ListResponse` is made of these.
+    private static func getAnswer(_ connector: Connector) -> ByteBuffer {
+        ConnectorsV1.GetResponse(connector: .init(connector)).byteBuffer()
     }
 
     private static func decode<Request: ProtoMessage>(
