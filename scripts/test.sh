@@ -11,8 +11,9 @@ swift build --build-tests
 if (($# > 0)); then
     exec swift test --skip-build "$@"
 fi
-# The reliability suites load the machine (1,000 connections, SIGKILL cycles):
+# The reliability suites and the benchmark smoke test load the machine (1,000
+# connections, SIGKILL cycles, Go builds):
 # they run after the rest, so timing-sensitive tests never share the CPUs with them.
-heavy='CrashConsistencyTests|HostileClientTests|HostileSchemaServerTests'
+heavy='CrashConsistencyTests|HostileClientTests|HostileSchemaServerTests|BenchmarkHarnessTests'
 swift test --skip-build --skip "$heavy"
 swift test --skip-build --filter "$heavy"

@@ -10,9 +10,9 @@ extension TTRPCServer {
         public var maximumFrameSize = Frame.maximumDataSize
         /// Requests handled at once per connection; more wait unread.
         public var maximumConcurrentRequestsPerConnection = 64
-        /// Encoded answers a connection holds for a client that does not read:
-        /// this many bytes in the output buffer and as many again waiting to be
-        /// written; past that it takes no new requests until the client reads.
+        /// Answers buffered for a client that does not read: past this many
+        /// bytes the connection starts no new call until the client reads
+        /// (the calls already running finish and their answers wait too).
         public var maximumBufferedOutputBytes = 1 << 20
         /// Connections served at once. Past it the server stops accepting and
         /// new connections wait in the listen backlog until one closes. The

@@ -55,20 +55,20 @@ public final class TTRPCServer: Sendable {
             let router = router
             let partialFrameTimeout = TimeAmount(configuration.partialFrameTimeout)
             let writeStallTimeout = TimeAmount(configuration.writeStallTimeout)
-            let maximumBufferedOutputBytes = configuration.maximumBufferedOutputBytes
             serverChannel = try await socketFile.bind(mode: configuration.socketMode) { path in
                 // Few accepted connections wait for the accept loop (each holds an fd).
                 try await bootstrap.bind(
                     unixDomainSocketPath: path, serverBackPressureStrategy: .init(lowWatermark: 1, highWatermark: 4)
                 ) { channel in
                     channel.peerCredentials().flatMapThrowing { peer in
-                        let unwritten = UsageLimit(limit: maximumBufferedOutputBytes)
+                        let blockedOutput = UsageLimit(limit: 1)
                         try channel.pipeline.syncOperations.addHandlers(
                             ConnectionGuard(partialFrameTimeout: partialFrameTimeout, writeStallTimeout: writeStallTimeout),
                             ByteToMessageHandler(FrameDecoder(maximumDataSize: maximumFrameSize)),
                             RequestDispatcher(router: router, peer: peer, maximumFrameSize: maximumFrameSize),
-                            UnwrittenAnswerCounter(unwritten))
-                        return AcceptedConnection(channel: try NIOAsyncChannel.closingOnDeinit(channel), peer: peer, unwritten: unwritten)
+                            WritabilityGate(blockedOutput))
+                        return AcceptedConnection(
+                            channel: try NIOAsyncChannel.closingOnDeinit(channel), peer: peer, blockedOutput: blockedOutput)
                     }
                 }
             }
@@ -164,7 +164,7 @@ public final class TTRPCServer: Sendable {
                     peer: peer, outbound: outbound, allocator: channel.allocator, logger: logger,
                     maximumFrameSize: configuration.maximumFrameSize,
                     maximumConcurrentRequests: configuration.maximumConcurrentRequestsPerConnection,
-                    unwritten: accepted.unwritten)
+                    blockedOutput: accepted.blockedOutput)
                 try await connection.serve(inbound)
             }
         } catch {
@@ -177,7 +177,7 @@ public final class TTRPCServer: Sendable {
 private struct AcceptedConnection: Sendable {
     let channel: NIOAsyncChannel<ServerEvent, ByteBuffer>
     let peer: PeerCredentials
-    let unwritten: UsageLimit
+    let blockedOutput: UsageLimit
 }
 
 /// Why a server could not start.

@@ -108,10 +108,11 @@ struct BackpressureTests {
             #expect(second >= inFlight)
             // Unbounded would run all 200.
             #expect(second < requestCount / 2, "\(second) handlers ran for a client that reads nothing")
-            // The calls in flight plus the answers that fit in the 1 MiB of
-            // unwritten output (4) and the kernel's socket buffer (1). Without
-            // the bound on unwritten answers: 9 to 24.
-            #expect(second <= inFlight + 8, "\(second) handlers ran for a client that reads nothing")
+            // The calls in flight, the answers they leave waiting, and those
+            // that fit in the 1 MiB output buffer (4) and the kernel's socket
+            // buffer. Seen: 5 to 13; 9 to 24 before new calls waited for the
+            // channel to be writable.
+            #expect(second <= inFlight + 12, "\(second) handlers ran for a client that reads nothing")
 
             // Another client on another connection is answered quickly.
             let other = TTRPCClient(socketPath: path)

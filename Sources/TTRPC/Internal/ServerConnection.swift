@@ -7,9 +7,9 @@ import NIOCore
 ///
 /// What a client that does not read can make the server hold is bounded: a
 /// new call starts only while fewer than `maximumConcurrentRequests` run and
-/// the answers the kernel has not yet taken add up to less than the limit of
-/// `unwritten`. Otherwise the connection stops taking requests (they wait
-/// unread in the socket) until the client reads.
+/// the channel is writable (less than its high watermark of answers waits to
+/// be sent). Otherwise the connection stops taking requests (they wait unread
+/// in the socket) until the client reads.
 struct ServerConnection: Sendable {
     let peer: PeerCredentials
     let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
@@ -17,9 +17,8 @@ struct ServerConnection: Sendable {
     let logger: Logger
     let maximumFrameSize: Int
     let maximumConcurrentRequests: Int
-    /// Bytes of answers written but not yet taken by the kernel (counted down
-    /// by `UnwrittenAnswerCounter`).
-    let unwritten: UsageLimit
+    /// 1 while the channel is not writable (kept by `WritabilityGate`).
+    let blockedOutput: UsageLimit
 
     func serve(_ inbound: NIOAsyncChannelInboundStream<ServerEvent>) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -33,7 +32,7 @@ struct ServerConnection: Sendable {
                         try await group.next()
                         inFlight -= 1
                     }
-                    try await unwritten.waitForRoom()
+                    try await blockedOutput.waitForRoom()
                     inFlight += 1
                     group.addTask {
                         // Encoded before waiting for the client, so only the frame is held.
@@ -77,9 +76,7 @@ struct ServerConnection: Sendable {
         ResponseFrame.encode(streamID: streamID, result: result, allocator: allocator, maximumFrameSize: maximumFrameSize)
     }
 
-    /// Writes `frame`, counted as unwritten until the kernel takes it.
     private func write(_ frame: ByteBuffer) async throws {
-        unwritten.add(frame.readableBytes)
         try await outbound.write(frame)
     }
 }

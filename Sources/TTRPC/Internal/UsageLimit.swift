@@ -22,6 +22,8 @@ final class UsageLimit: Sendable {
     /// Returns once less than `limit` is in use, or at once after `close()`.
     /// - Throws: `CancellationError` if the task is cancelled while waiting.
     func waitForRoom() async throws {
+        // Without a suspension when there is room: it would requeue the task.
+        if state.withLock({ $0.used < limit || $0.closed }) { return }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let now: Result<Void, any Error>? = state.withLock { state in
