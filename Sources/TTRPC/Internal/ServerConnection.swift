@@ -26,7 +26,7 @@ struct ServerConnection: Sendable {
             for try await event in inbound {
                 switch event {
                 case .respond(let streamID, let result):
-                    try await write(encode(streamID, result))
+                    try await outbound.write(encode(streamID, result))
                 case .call(let streamID, let request, let route):
                     while inFlight >= maximumConcurrentRequests {
                         try await group.next()
@@ -37,7 +37,7 @@ struct ServerConnection: Sendable {
                     group.addTask {
                         // Encoded before waiting for the client, so only the frame is held.
                         let frame = encode(streamID, await handle(request, route.handler))
-                        try await write(frame)
+                        try await outbound.write(frame)
                     }
                 }
             }
@@ -74,9 +74,5 @@ struct ServerConnection: Sendable {
 
     private func encode(_ streamID: UInt32, _ result: Result<ByteBuffer, RPCError>) -> ByteBuffer {
         ResponseFrame.encode(streamID: streamID, result: result, allocator: allocator, maximumFrameSize: maximumFrameSize)
-    }
-
-    private func write(_ frame: ByteBuffer) async throws {
-        try await outbound.write(frame)
     }
 }

@@ -17,8 +17,6 @@ final class UsageLimit: Sendable {
         self.limit = limit
     }
 
-    var used: Int { state.withLock { $0.used } }
-
     /// Returns once less than `limit` is in use, or at once after `close()`.
     /// - Throws: `CancellationError` if the task is cancelled while waiting.
     func waitForRoom() async throws {
@@ -58,9 +56,7 @@ final class UsageLimit: Sendable {
         }
         waiter?.resume()
     }
-}
 
-extension UsageLimit {
     /// Stops any waiting, now and later: what is counted will never be given
     /// back (the connection it counted for has closed).
     func close() {
