@@ -41,15 +41,15 @@ final class ConnectorCache: Sendable {
     }
 
     /// Caches what a reader found, unless a write happened since `generation`;
-    /// returns whether it did (the connectors are then cached at revision
-    /// `generation`).
-    func fill(_ connectors: [Connector], readAt generation: UInt64) -> Bool {
+    /// returns the entries cached (at revision `generation`), or nil if none was.
+    func fill(_ connectors: [Connector], readAt generation: UInt64) -> [CachedConnector]? {
         state.withLock { state in
-            guard state.generation == generation else { return false }
-            for connector in connectors {
-                Self.insert(CachedConnector(connector: connector, revision: generation), into: &state, capacity: capacity)
+            guard state.generation == generation else { return nil }
+            return connectors.map { connector in
+                let entry = CachedConnector(connector: connector, revision: generation)
+                Self.insert(entry, into: &state, capacity: capacity)
+                return entry
             }
-            return true
         }
     }
 
@@ -70,18 +70,10 @@ final class ConnectorCache: Sendable {
     }
 
     private static func insert(_ entry: CachedConnector, into state: inout State, capacity: Int) {
-        let id = entry.connector.id
+        let id = entry.id
         if state.entries[id] == nil, state.entries.count >= capacity {
             state.entries.remove(at: state.entries.startIndex)
         }
         state.entries[id] = entry
     }
-}
-
-/// A connector held in memory with the revision it was cached at: the same
-/// id and revision always mean the same value, so whatever is derived from it
-/// (an encoded answer) can be kept and reused while the revision holds.
-public struct CachedConnector: Sendable {
-    public let connector: Connector
-    public let revision: UInt64
 }

@@ -161,24 +161,24 @@ public actor ConnectorRegistry {
         let scanned = try await storage {
             try await store.page(afterID: afterID, mode: mode, size: size, cached: { cache.connectors(ids: $0) })
         }
-        let readIsCached = !scanned.read.isEmpty && cache.fill(scanned.read, readAt: generation)
+        let filled = scanned.read.isEmpty ? nil : cache.fill(scanned.read, readAt: generation)
 
         var entries: [CachedConnectorPage.Entry] = []
         entries.reserveCapacity(scanned.ids.count)
-        var read = scanned.read.makeIterator()
+        var readIndex = 0
         for (id, cached) in zip(scanned.ids, scanned.cached) {
-            let entry: CachedConnectorPage.Entry
             if let cached {
-                entry = .cached(cached)
-            } else if let connector = read.next(), connector.id == id {
-                entry = readIsCached ? .cached(CachedConnector(connector: connector, revision: generation)) : .uncached(connector)
+                // A cached connector may have changed mode since its id was selected.
+                if let mode, cached.mode != mode { continue }
+                entries.append(.cached(cached))
+            } else if readIndex < scanned.read.count, scanned.read[readIndex].id == id {
+                // Read from the snapshot that selected it: of the mode asked.
+                entries.append(filled.map { .cached($0[readIndex]) } ?? .uncached(scanned.read[readIndex]))
+                readIndex += 1
             } else {
                 // The store reads every id not cached, from the snapshot that selected it.
                 throw ConnectorRegistryError(.internal, "connector \(id) was listed but not read")
             }
-            // A cached connector may have changed mode since its id was selected.
-            if let mode, entry.connector.mode != mode { continue }
-            entries.append(entry)
         }
         // From the ids scanned, not the connectors kept: none skipped or repeated.
         let next = scanned.hasMore ? PageToken.encode(afterID: scanned.ids.last!, mode: mode) : ""

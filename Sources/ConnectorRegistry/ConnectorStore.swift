@@ -88,9 +88,7 @@ struct ConnectorStore: Sendable {
                     db.cachedStatement(sql: "SELECT id FROM mcp_connectors WHERE mode = ? AND id > ? ORDER BY id LIMIT ?"),
                     arguments: [mode.rawValue, afterID, size + 1])
             } else {
-                ids = try Int64.fetchAll(
-                    db.cachedStatement(sql: "SELECT id FROM mcp_connectors WHERE id > ? ORDER BY id LIMIT ?"),
-                    arguments: [afterID, size + 1])
+                ids = try Int64.fetchAll(db.cachedStatement(sql: Self.allModesPageIDs), arguments: [afterID, size + 1])
             }
             let pageIDs = Array(ids.prefix(size))
             let found = cached(pageIDs)
@@ -107,6 +105,15 @@ struct ConnectorStore: Sendable {
             return ScannedPage(ids: pageIDs, hasMore: ids.count > size, cached: found, read: read)
         }
     }
+
+    /// The ids of a page of every mode: the merge, by id, of one range of the
+    /// `(mode, id)` index per mode (every row has one of them: a CHECK
+    /// constraint). Scanning the primary key instead reads the table's pages,
+    /// which hold whole rows, to find a page of ids; the index holds only ids.
+    private static let allModesPageIDs =
+        ConnectorMode.allCases
+        .map { "SELECT id FROM mcp_connectors WHERE mode = '\($0.rawValue)' AND id > ?1" }
+        .joined(separator: " UNION ALL ") + " ORDER BY 1 LIMIT ?2"
 
     /// The stored logo, or nil if there is none; throws not found for an unknown id.
     func logo(id: Int64) async throws -> (name: String, logo: Logo?) {

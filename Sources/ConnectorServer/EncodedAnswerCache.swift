@@ -14,7 +14,7 @@ final class EncodedAnswerCache: Sendable {
 
     /// The answer for `cached`, encoded by `encode` only when not already known.
     func answer(for cached: CachedConnector, encode: (Connector) -> ByteBuffer) -> ByteBuffer {
-        let id = cached.connector.id
+        let id = cached.id
         if let hit = entries.withLock({ $0[id] }), hit.revision == cached.revision { return hit.answer }
         let answer = encode(cached.connector)
         entries.withLock { entries in
