@@ -105,29 +105,7 @@ final class RequestDispatcher: ChannelInboundHandler {
     private func write(_ context: ChannelHandlerContext, _ streamID: UInt32, _ result: Result<ByteBuffer, RPCError>) {
         let frame = ResponseFrame.encode(
             streamID: streamID, result: result, allocator: context.channel.allocator, maximumFrameSize: maximumFrameSize)
-        context.write(wrapOutboundOut(frame), promise: nil)
+        for part in frame { context.write(wrapOutboundOut(part), promise: nil) }
         needsFlush = true
-    }
-}
-
-/// Encodes response frames.
-enum ResponseFrame {
-    /// A response frame for `result`; an answer larger than the frame limit
-    /// becomes RESOURCE_EXHAUSTED.
-    static func encode(
-        streamID: UInt32, result: Result<ByteBuffer, RPCError>, allocator: ByteBufferAllocator, maximumFrameSize: Int
-    ) -> ByteBuffer {
-        let payloadSize = (try? result.get().readableBytes) ?? 64
-        var buffer = allocator.buffer(capacity: Frame.headerSize + payloadSize + 16)
-        let length = buffer.writeFrame(streamID: streamID, type: .response) { data in
-            ResponseEnvelope(result).encode(into: &data)
-        }
-        guard length <= maximumFrameSize else {
-            return encode(
-                streamID: streamID,
-                result: .failure(RPCError(code: .resourceExhausted, message: "response exceeds the maximum message size")),
-                allocator: allocator, maximumFrameSize: maximumFrameSize)
-        }
-        return buffer
     }
 }

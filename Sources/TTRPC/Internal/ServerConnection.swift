@@ -37,7 +37,7 @@ struct ServerConnection: Sendable {
                     group.addTask {
                         // Encoded before waiting for the client, so only the frame is held.
                         let frame = encode(streamID, await handle(request, route.handler))
-                        try await outbound.write(frame)
+                        try await outbound.write(contentsOf: frame)
                     }
                 }
             }
@@ -72,7 +72,8 @@ struct ServerConnection: Sendable {
         }
     }
 
-    private func encode(_ streamID: UInt32, _ result: Result<ByteBuffer, RPCError>) -> ByteBuffer {
+    /// The frame's parts, to be written together and in order.
+    private func encode(_ streamID: UInt32, _ result: Result<ByteBuffer, RPCError>) -> [ByteBuffer] {
         ResponseFrame.encode(streamID: streamID, result: result, allocator: allocator, maximumFrameSize: maximumFrameSize)
     }
 }

@@ -1,0 +1,64 @@
+import NIOCore
+
+/// Encodes response frames.
+enum ResponseFrame {
+    /// Answers from this size on are not copied into the frame: the frame is
+    /// written as its header and envelope prefix, then the answer's own buffer.
+    static let gatheredPayloadSize = 64 << 10
+
+    /// A response frame for `result`, as the buffers to write one after the
+    /// other: one, or two for a large answer (not copied). An answer larger
+    /// than the frame limit becomes RESOURCE_EXHAUSTED.
+    static func encode(
+        streamID: UInt32, result: Result<ByteBuffer, RPCError>, allocator: ByteBufferAllocator, maximumFrameSize: Int
+    ) -> [ByteBuffer] {
+        if case .success(let payload) = result, payload.readableBytes >= gatheredPayloadSize {
+            // `ttrpc.Response { bytes payload = 2; }` with no status: the field's
+            // tag and length, then the payload itself.
+            let length = 1 + varintSize(payload.readableBytes) + payload.readableBytes
+            guard length <= maximumFrameSize else { return [tooLarge(streamID: streamID, allocator: allocator)] }
+            var head = allocator.buffer(capacity: Frame.headerSize + 16)
+            head.writeFrame(streamID: streamID, type: .response) { data in
+                data.writeInteger(UInt8(0x12))
+                writeVarint(payload.readableBytes, to: &data)
+            }
+            head.setInteger(UInt32(length), at: head.readerIndex)
+            return [head, payload]
+        }
+        let payloadSize = (try? result.get().readableBytes) ?? 64
+        var buffer = allocator.buffer(capacity: Frame.headerSize + payloadSize + 16)
+        let length = buffer.writeFrame(streamID: streamID, type: .response) { data in
+            ResponseEnvelope(result).encode(into: &data)
+        }
+        guard length <= maximumFrameSize else { return [tooLarge(streamID: streamID, allocator: allocator)] }
+        return [buffer]
+    }
+
+    private static func tooLarge(streamID: UInt32, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 128)
+        buffer.writeFrame(streamID: streamID, type: .response) { data in
+            ResponseEnvelope(.failure(RPCError(code: .resourceExhausted, message: "response exceeds the maximum message size")))
+                .encode(into: &data)
+        }
+        return buffer
+    }
+
+    private static func varintSize(_ value: Int) -> Int {
+        var value = UInt64(value)
+        var size = 1
+        while value >= 0x80 {
+            value >>= 7
+            size += 1
+        }
+        return size
+    }
+
+    private static func writeVarint(_ value: Int, to buffer: inout ByteBuffer) {
+        var value = UInt64(value)
+        while value >= 0x80 {
+            buffer.writeInteger(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        buffer.writeInteger(UInt8(value))
+    }
+}
