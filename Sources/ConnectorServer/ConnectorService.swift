@@ -34,12 +34,7 @@ public struct ConnectorService: Sendable {
             let page = try await registry.cachedList(
                 mode: try request.mode.domainMode(), pageSize: Int(request.pageSize), pageToken: request.pageToken)
             // Made of the connectors' Get answers, reused while a connector is unchanged.
-            let answers = page.entries.map { entry in
-                switch entry {
-                case .cached(let cached): getAnswers.answer(for: cached, encode: Self.getAnswer)
-                case .uncached(let connector): Self.getAnswer(connector)
-                }
-            }
+            let answers = getAnswers.answers(for: page.entries, encode: Self.getAnswer)
             return ListAnswer.encode(getAnswers: answers, nextPageToken: page.nextPageToken)
         }
         add(.get, to: &router, mutating: false) { (request: ConnectorsV1.GetRequest, _) in

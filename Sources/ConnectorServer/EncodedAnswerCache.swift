@@ -5,7 +5,12 @@ import Synchronization
 /// Encoded answers for cached connectors, reused while the connector's cache
 /// revision holds (a changed connector has a new revision).
 final class EncodedAnswerCache: Sendable {
-    private let entries = Mutex<[Int64: (revision: UInt64, answer: ByteBuffer)]>([:])
+    private struct Entry {
+        var revision: UInt64
+        var answer: ByteBuffer
+    }
+
+    private let entries = Mutex<[Int64: Entry]>([:])
     private let capacity: Int
 
     init(capacity: Int) {
@@ -17,10 +22,43 @@ final class EncodedAnswerCache: Sendable {
         let id = cached.id
         if let hit = entries.withLock({ $0[id] }), hit.revision == cached.revision { return hit.answer }
         let answer = encode(cached.connector)
-        entries.withLock { entries in
-            if entries[id] == nil, entries.count >= capacity { entries.remove(at: entries.startIndex) }
-            entries[id] = (cached.revision, answer)
-        }
+        entries.withLock { entries in store(Entry(revision: cached.revision, answer: answer), for: id, in: &entries) }
         return answer
+    }
+
+    /// The answers for a page, in its order: those of cached connectors reused
+    /// or encoded and kept, those of connectors not cached encoded and not
+    /// kept. Takes the lock once to look up and once to store what was encoded.
+    func answers(for page: [CachedConnectorPage.Entry], encode: (Connector) -> ByteBuffer) -> [ByteBuffer] {
+        var answers: [ByteBuffer] = []
+        answers.reserveCapacity(page.count)
+        var misses: [Int] = []
+        entries.withLock { entries in
+            for (index, entry) in page.enumerated() {
+                if case .cached(let cached) = entry, let hit = entries[cached.id], hit.revision == cached.revision {
+                    answers.append(hit.answer)
+                } else {
+                    answers.append(ByteBuffer())
+                    misses.append(index)
+                }
+            }
+        }
+        var encoded: [(id: Int64, entry: Entry)] = []
+        for index in misses {
+            let answer = encode(page[index].connector)
+            answers[index] = answer
+            if case .cached(let cached) = page[index] { encoded.append((cached.id, Entry(revision: cached.revision, answer: answer))) }
+        }
+        if !encoded.isEmpty {
+            entries.withLock { entries in
+                for (id, entry) in encoded { store(entry, for: id, in: &entries) }
+            }
+        }
+        return answers
+    }
+
+    private func store(_ entry: Entry, for id: Int64, in entries: inout [Int64: Entry]) {
+        if entries[id] == nil, entries.count >= capacity { entries.remove(at: entries.startIndex) }
+        entries[id] = entry
     }
 }
