@@ -36,7 +36,7 @@ struct ListAnswerTests {
         let byID = expected.values.sorted { $0.id < $1.id }
         for mode in [ConnectorsV1.ConnectorMode.unspecified, .active, .sync, .deactive] {
             let matching = byID.filter { mode == .unspecified || $0.mode == mode }
-            for pageSize in [0, 1, 7, 1000] as [UInt32] {
+            for pageSize in [0, 5, 1000] as [UInt32] {
                 let size = pageSize == 0 ? 100 : Int(pageSize)
                 var token = ""
                 var offset = 0
@@ -79,7 +79,6 @@ struct ListAnswerTests {
                     #expect(Set(expected.values.map(\.mode)) == [.active, .sync, .deactive])
                     let transport = TTRPCClient(socketPath: running.socketPath)
                     // Every connector cached by its write; then again with every Get answer encoded.
-                    try await Self.checkEveryListing(transport, expected: expected)
                     try await Self.checkEveryListing(transport, expected: expected)
                     for id in expected.keys { #expect(try await running.client.get(id: id) == expected[id]) }
                     try await Self.checkEveryListing(transport, expected: expected)
