@@ -26,7 +26,7 @@ struct ServerConnection: Sendable {
             for try await event in inbound {
                 switch event {
                 case .respond(let streamID, let result):
-                    try await outbound.write(encode(streamID, result))
+                    try await outbound.write(contentsOf: encode(streamID, result))
                 case .call(let streamID, let request, let route):
                     while inFlight >= maximumConcurrentRequests {
                         try await group.next()
