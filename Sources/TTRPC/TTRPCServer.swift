@@ -161,7 +161,7 @@ public final class TTRPCServer: Sendable {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 let connection = ServerConnection(
-                    peer: peer, outbound: outbound, allocator: channel.allocator, logger: logger,
+                    peer: peer, outbound: outbound, allocator: channel.allocator, eventLoop: channel.eventLoop, logger: logger,
                     maximumFrameSize: configuration.maximumFrameSize,
                     maximumConcurrentRequests: configuration.maximumConcurrentRequestsPerConnection,
                     blockedOutput: accepted.blockedOutput)

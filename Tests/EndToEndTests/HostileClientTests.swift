@@ -337,6 +337,47 @@ struct HostileClientTests {
         #expect(releasedRSS.last! - releasedRSS[0] < max(8 << 10, 4 * wanted), "no growth round after round: \(releasedRSS)")
     }
 
+    // MARK: Long deadlines
+
+    @Test func callsAnsweredLongBeforeTheirDeadlineLeaveNothingBehind() async throws {
+        // Go ttrpc clients give every call a deadline (30 s is usual). A call answered at once
+        // must release its deadline's timer then, not when the deadline passes: with a timer
+        // held per call (Task.sleep's, swiftlang/swift#60441), 30,000 calls hold ~13 MB.
+        let daemon = try await DaemonUnderTest()
+        try await daemon.warmUp()
+        let hour: UInt64 = 3_600_000_000_000
+        @Sendable func calls(_ count: Int) throws -> Int {
+            let client = try RawClient(path: daemon.socket)
+            defer { client.close() }
+            var streamID: UInt32 = 1
+            var answered = 0
+            for _ in 0..<count / 64 {
+                var batch: [UInt8] = []
+                for _ in 0..<64 {
+                    // An unknown id: not answered from the cache, so the call runs as a task with its deadline.
+                    batch += RawFrame.request(
+                        streamID: streamID, method: "Get", payload: Proto.getRequest(id: 999_999), timeoutNanoseconds: hour)
+                    streamID += 2
+                }
+                try client.send(batch)
+                answered += try client.readFrames(count: 64, timeout: .seconds(30)).filter {
+                    try $0.response().status?.code == 5  // NOT_FOUND
+                }.count
+            }
+            return answered
+        }
+        let warmUp = try await onThread { try calls(10_000) }
+        try await Task.sleep(for: .milliseconds(300))
+        let before = daemon.rssKiB()
+        let measured = 30_000
+        let answered = try await onThread { try calls(measured) }
+        try await Task.sleep(for: .milliseconds(300))
+        let after = daemon.rssKiB()
+        #expect(warmUp == 10_000 / 64 * 64 && answered == measured / 64 * 64, "every call answered NOT_FOUND")
+        reliabilityFigure("long deadlines: \(answered) calls with a 1 h deadline; VmRSS \(before) KiB before, \(after) KiB after")
+        #expect(after - before < 4 << 10, "no memory held per answered call: VmRSS \(before) -> \(after) KiB")
+    }
+
     // MARK: More connections than the daemon has file descriptors
 
     @Test(.timeLimit(.minutes(2)), .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit")))

@@ -14,6 +14,8 @@ struct ServerConnection: Sendable {
     let peer: PeerCredentials
     let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     let allocator: ByteBufferAllocator
+    /// Times the calls' deadlines.
+    let eventLoop: any EventLoop
     let logger: Logger
     let maximumFrameSize: Int
     let maximumConcurrentRequests: Int
@@ -63,7 +65,7 @@ struct ServerConnection: Sendable {
         return await withTaskGroup(of: Result<ByteBuffer, RPCError>.self) { group in
             group.addTask { await run() }
             group.addTask {
-                try? await Task.sleep(until: deadline)
+                await DeadlineTimer.wait(until: deadline, on: eventLoop)
                 return .failure(RPCError(code: .deadlineExceeded, message: "deadline exceeded"))
             }
             let first = await group.next()!
