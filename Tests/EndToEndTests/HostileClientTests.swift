@@ -615,8 +615,7 @@ final class DaemonUnderTest: @unchecked Sendable {
             }
             try await group.waitForAll()
         }
-        // A call with a deadline: the daemon's first timer on the Swift runtime's clock
-        // (libdispatch opens a timerfd for it, once).
+        // A call with a deadline, so that timer state made on first use exists before a baseline.
         #expect(try await ctl("list").status == 0)
         try await Task.sleep(for: .milliseconds(300))
     }
