@@ -15,12 +15,11 @@ enum ResponseFrame {
         if case .success(let payload) = result, payload.readableBytes >= gatheredPayloadSize {
             // `ttrpc.Response { bytes payload = 2; }` with no status: the field's
             // tag and length, then the payload itself.
-            let length = 1 + varintSize(payload.readableBytes) + payload.readableBytes
+            let length = ProtobufField.headerSize(length: payload.readableBytes) + payload.readableBytes
             guard length <= maximumFrameSize else { return [tooLarge(streamID: streamID, allocator: allocator)] }
             var head = allocator.buffer(capacity: Frame.headerSize + 16)
             head.writeFrame(streamID: streamID, type: .response) { data in
-                data.writeInteger(UInt8(0x12))
-                writeVarint(payload.readableBytes, to: &data)
+                ProtobufField.writeHeader(field: 2, length: payload.readableBytes, to: &data)
             }
             head.setInteger(UInt32(length), at: head.readerIndex)
             return [head, payload]
@@ -41,24 +40,5 @@ enum ResponseFrame {
                 .encode(into: &data)
         }
         return buffer
-    }
-
-    private static func varintSize(_ value: Int) -> Int {
-        var value = UInt64(value)
-        var size = 1
-        while value >= 0x80 {
-            value >>= 7
-            size += 1
-        }
-        return size
-    }
-
-    private static func writeVarint(_ value: Int, to buffer: inout ByteBuffer) {
-        var value = UInt64(value)
-        while value >= 0x80 {
-            buffer.writeInteger(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
-        }
-        buffer.writeInteger(UInt8(value))
     }
 }
