@@ -120,9 +120,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // What the test targets share: child processes that die with the test
+        // process, waiting for events.
+        .target(
+            name: "TestSupport",
+            dependencies: [.product(name: "NIOPosix", package: "swift-nio")],
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TTRPCTests",
-            dependencies: ["TTRPC", "CProto", "ConnectorAPI", .product(name: "NIOCore", package: "swift-nio"),
+            dependencies: ["TTRPC", "TestSupport", "CProto", "ConnectorAPI", .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
@@ -134,19 +142,22 @@ let package = Package(
         .testTarget(
             name: "ConnectorRegistryTests",
             dependencies: [
-                "ConnectorRegistry", "SampleConnectorKit", .product(name: "GRDB", package: "GRDB.swift"),
+                "ConnectorRegistry", "TestSupport", "SampleConnectorKit", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ConnectorServerTests",
-            dependencies: ["ConnectorServer", "ConnectorClient", "SampleConnectorKit", "TTRPC", "ConnectorAPI"],
+            dependencies: [
+                "ConnectorServer", "ConnectorClient", "SampleConnectorKit", "TTRPC", "ConnectorAPI", "TestSupport",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["SampleConnectorKit"],
+            dependencies: ["SampleConnectorKit", "TestSupport"],
             swiftSettings: swiftSettings
         ),
 

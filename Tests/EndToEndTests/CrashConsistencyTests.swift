@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import SampleConnectorKit
 import Synchronization
+import TestSupport
 import Testing
 
 /// Crash consistency: `connectord` is killed with SIGKILL at random moments
@@ -34,7 +35,7 @@ struct CrashConsistencyTests {
                 let stop = StopFlag()
                 let running = Task {
                     try await withThrowingTaskGroup(of: Void.self) { group in
-                        for worker in workers { group.addTask { try await onThread { worker.run(until: stop) } } }
+                        for worker in workers { group.addTask { await worker.run(until: stop) } }
                         try await group.waitForAll()
                     }
                 }
@@ -42,20 +43,20 @@ struct CrashConsistencyTests {
                 let delay = Duration.milliseconds(Int.random(in: 50...2500))
                 killMoments.append(delay)
                 try await Task.sleep(for: delay)
-                let status = daemon.kill()
+                let status = await daemon.kill()
                 #expect(status == SIGKILL, "the daemon died of SIGKILL, not something else: \(status)")
                 stop.set()
                 try await running.value
 
                 // The files the kill left are a sound database.
-                let image = try Self.integrityOfCrashImage(daemon)
+                let image = try await Self.integrityOfCrashImage(daemon)
                 #expect(image == "ok", "integrity_check of the files left by the kill (cycle \(cycle)): \(image)")
                 crashImageChecks += 1
 
                 // Restarted, the daemon has every acknowledged change and nothing half-applied.
                 try await daemon.restart()
                 let checked = try await Self.verify(daemon, workers, cycle: cycle)
-                let live = try Self.integrityOfLiveDatabase(daemon)
+                let live = try await Self.integrityOfLiveDatabase(daemon)
                 #expect(live == "ok", "integrity_check of the restarted daemon's database (cycle \(cycle)): \(live)")
 
                 let acknowledged = workers.map(\.acknowledged).reduce(0, +)
@@ -66,8 +67,8 @@ struct CrashConsistencyTests {
             }
 
             // A final graceful stop and check of the file itself.
-            #expect(daemon.stopGracefully() == 0)
-            let final = try Self.sqlite(daemon.databasePath, "PRAGMA integrity_check")
+            #expect(await daemon.stopGracefully() == 0)
+            let final = try await Self.sqlite(daemon.databasePath, "PRAGMA integrity_check")
             #expect(final == "ok", "integrity_check after a graceful stop: \(final)")
 
             let acknowledged = workers.map(\.acknowledged).reduce(0, +)
@@ -141,7 +142,7 @@ struct CrashConsistencyTests {
     }
 
     /// `PRAGMA integrity_check` on a copy of the database and WAL as the kill left them.
-    static func integrityOfCrashImage(_ daemon: DaemonUnderTest) throws -> String {
+    static func integrityOfCrashImage(_ daemon: DaemonUnderTest) async throws -> String {
         let scratch = daemon.directory.appendingPathComponent("crash-image")
         try? FileManager.default.removeItem(at: scratch)
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -150,20 +151,20 @@ struct CrashConsistencyTests {
             try FileManager.default.copyItem(
                 atPath: daemon.databasePath + suffix, toPath: scratch.appendingPathComponent("connectord.sqlite" + suffix).path)
         }
-        return try sqlite(scratch.appendingPathComponent("connectord.sqlite").path, "PRAGMA integrity_check")
+        return try await sqlite(scratch.appendingPathComponent("connectord.sqlite").path, "PRAGMA integrity_check")
     }
 
     /// `PRAGMA integrity_check` read-only on the live database of the running daemon.
-    static func integrityOfLiveDatabase(_ daemon: DaemonUnderTest) throws -> String {
-        try sqlite(daemon.databasePath, "PRAGMA integrity_check", readOnly: true)
+    static func integrityOfLiveDatabase(_ daemon: DaemonUnderTest) async throws -> String {
+        try await sqlite(daemon.databasePath, "PRAGMA integrity_check", readOnly: true)
     }
 
     /// The sqlite3 command-line shell (Debian package `sqlite3`).
     static let sqliteShell = ["/usr/bin/sqlite3", "/usr/local/bin/sqlite3"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
-    static func sqlite(_ path: String, _ sql: String, readOnly: Bool = false) throws -> String {
+    static func sqlite(_ path: String, _ sql: String, readOnly: Bool = false) async throws -> String {
         guard let shell = sqliteShell else { return "the sqlite3 shell is not installed (apt-get install sqlite3)" }
-        let result = try runCommand(shell, (readOnly ? ["-readonly"] : []) + [path, sql])
+        let result = try await runCommand(shell, (readOnly ? ["-readonly"] : []) + [path, sql])
         guard result.status == 0 else { return "sqlite3 failed (\(result.status)): \(result.stderr)" }
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -285,32 +286,32 @@ final class Worker: @unchecked Sendable {
 
     var names: [String] { records.map(\.name) }
 
-    /// Runs changes until `stop` (blocking: connectorctl processes).
-    func run(until stop: StopFlag) {
+    /// Runs changes until `stop` (one connectorctl process at a time).
+    func run(until stop: StopFlag) async {
         while !stop.isSet {
-            step()
+            await step()
         }
     }
 
-    private func ctl(_ arguments: [String], input: String? = nil) -> CommandResult {
-        (try? runCommand(Binaries.path("connectorctl"), arguments + ["--socket", socket, "--json"], input: input))
+    private func ctl(_ arguments: [String], input: String? = nil) async -> CommandResult {
+        (try? await runCommand(Binaries.path("connectorctl"), arguments + ["--socket", socket, "--json"], input: input))
             ?? CommandResult(status: -1, stdout: "", stderr: "could not run connectorctl")
     }
 
-    private func step() {
+    private func step() async {
         let live = records.indices.filter { records[$0].known?.exists == true && records[$0].known?.id != nil }
         if live.count < 2 || (live.count < 12 && random.next(below: 100) < 20) {
-            register()
+            await register()
             return
         }
         let target = live[random.next(below: live.count)]
         let roll = random.next(below: 100)
         if roll < 35 {
-            activate(target)
+            await activate(target)
         } else if roll < 85 {
-            setMode(target, ["active", "sync", "deactive"][random.next(below: 3)])
+            await setMode(target, ["active", "sync", "deactive"][random.next(below: 3)])
         } else {
-            delete(target)
+            await delete(target)
         }
     }
 
@@ -341,12 +342,12 @@ final class Worker: @unchecked Sendable {
         }
     }
 
-    private func register() {
+    private func register() async {
         counter += 1
         let name = "w\(index)_c\(counter)"
         let withSecret = random.next(below: 2) == 0
         records.append(Record(name: name, possible: [.absent]))
-        let result = ctl(
+        let result = await ctl(
             ["register", name, "--description", "crash test \(name)"] + (withSecret ? ["--secret-stdin"] : []),
             input: withSecret ? "s3cret-\(name)\n" : nil)
         var after = ConnectorState(exists: true, mode: "deactive", url: "", hasSecret: withSecret, id: nil)
@@ -354,27 +355,27 @@ final class Worker: @unchecked Sendable {
         settle(records.count - 1, "register", result, after: after)
     }
 
-    private func activate(_ record: Int) {
+    private func activate(_ record: Int) async {
         guard var after = records[record].known, let id = after.id else { return }
         counter += 1
         let url = schemaURL + "?worker=\(index)&change=\(counter)"
-        let result = ctl(["activate", String(id), url])
+        let result = await ctl(["activate", String(id), url])
         after.mode = "active"
         after.url = url
         settle(record, "activate", result, after: after)
     }
 
-    private func setMode(_ record: Int, _ mode: String) {
+    private func setMode(_ record: Int, _ mode: String) async {
         guard var after = records[record].known, let id = after.id else { return }
         let refused = mode != "deactive" && after.url.isEmpty  // active/sync need an activation first
-        let result = ctl(["set-mode", String(id), mode])
+        let result = await ctl(["set-mode", String(id), mode])
         if !refused { after.mode = mode }
         settle(record, "set-mode", result, after: after, expectedFailure: refused ? 6 : nil)
     }
 
-    private func delete(_ record: Int) {
+    private func delete(_ record: Int) async {
         guard let before = records[record].known, let id = before.id else { return }
-        let result = ctl(["delete", String(id)])
+        let result = await ctl(["delete", String(id)])
         settle(record, "delete", result, after: .absent)
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import SampleConnectorKit
 import Synchronization
+import TestSupport
 import Testing
 
 /// Hostile clients at the daemon's socket: the built `connectord` run as a
@@ -380,7 +381,7 @@ struct HostileClientTests {
 
     // MARK: More connections than the daemon has file descriptors
 
-    @Test(.timeLimit(.minutes(2)), .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit")))
+    @Test(.timeLimit(.minutes(5)), .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit")))
     func moreConnectionsThanTheDaemonHasFileDescriptors() async throws {
         // 256 fds, as a small service limit: the daemon serves at most 256 - 64 connections and
         // accepts nothing more, so it never runs out of fds (no accept4() = EMFILE busy loop);
@@ -397,7 +398,7 @@ struct HostileClientTests {
         try await Task.sleep(for: .seconds(3))
         let cpuSpent = daemon.cpuTime() - cpuBefore
         let heldFDs = daemon.fdCount()
-        #expect(daemon.daemon.process.isRunning, "the daemon survives more clients than fds")
+        #expect(daemon.daemon.isRunning, "the daemon survives more clients than fds")
         #expect(heldFDs >= baselineFDs + served, "the daemon serves up to its connection limit")
         #expect(heldFDs <= limit - 16, "the daemon keeps fds free: \(heldFDs) of \(limit) open")
         #expect(cpuSpent < .milliseconds(300), "no busy loop at the limit: \(cpuSpent.formatted2) of CPU in 3 s")
@@ -526,7 +527,7 @@ final class DaemonUnderTest: @unchecked Sendable {
     let arguments: [String]
     /// A command that execs the daemon (e.g. prlimit), or none.
     let launcher: [String]
-    private(set) var daemon: Background
+    private(set) var daemon: ChildProcess
 
     init(arguments: [String] = [], launcher: [String] = []) async throws {
         directory = try makeShortTemporaryDirectory()
@@ -534,29 +535,28 @@ final class DaemonUnderTest: @unchecked Sendable {
         dataDirectory = directory.appendingPathComponent("data").path
         self.arguments = arguments
         self.launcher = launcher
-        daemon = try Self.start(socket: socket, dataDirectory: dataDirectory, arguments: arguments, launcher: launcher, log: directory)
+        daemon = try await Self.start(socket: socket, dataDirectory: dataDirectory, arguments: arguments, launcher: launcher)
         try await waitForSocket(socket)
     }
 
-    private static func start(socket: String, dataDirectory: String, arguments: [String], launcher: [String], log: URL) throws -> Background {
+    private static func start(socket: String, dataDirectory: String, arguments: [String], launcher: [String]) async throws -> ChildProcess {
         let command = launcher + [Binaries.path("connectord"), "--socket", socket, "--data-dir", dataDirectory, "--log-level", "warning"] + arguments
-        return try Background(
-            command[0], Array(command.dropFirst()), errorLog: log.appendingPathComponent("daemon-\(UUID().uuidString.prefix(8)).log"))
+        return try await ChildProcess.start(command[0], Array(command.dropFirst()))
     }
 
-    var pid: Int32 { daemon.process.processIdentifier }
+    var pid: Int32 { daemon.pid }
     var databasePath: String { dataDirectory + "/connectord.sqlite" }
 
     /// Stops the daemon with SIGTERM; returns its exit status.
-    func stopGracefully() -> Int32 { daemon.stop(SIGTERM) }
+    func stopGracefully() async -> Int32 { await daemon.stop(SIGTERM) }
 
     /// SIGKILLs the daemon and waits for it to be gone.
-    func kill() -> Int32 { daemon.stop(SIGKILL) }
+    func kill() async -> Int32 { await daemon.stop(SIGKILL) }
 
     /// Starts the daemon again on the same socket and data directory.
     func restart() async throws {
-        if daemon.process.isRunning { daemon.stop() }
-        daemon = try Self.start(socket: socket, dataDirectory: dataDirectory, arguments: arguments, launcher: launcher, log: directory)
+        if daemon.isRunning { await daemon.stop() }
+        daemon = try await Self.start(socket: socket, dataDirectory: dataDirectory, arguments: arguments, launcher: launcher)
         try await waitForDaemon()
     }
 
@@ -564,8 +564,8 @@ final class DaemonUnderTest: @unchecked Sendable {
     func waitForDaemon(timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if !daemon.process.isRunning {
-                Issue.record("connectord exited with \(daemon.process.terminationStatus): \(daemon.stderrText)")
+            if !daemon.isRunning {
+                Issue.record("connectord exited with \(daemon.exitStatus ?? -1): \(daemon.standardError)")
                 throw CancellationError()
             }
             if let client = try? RawClient(path: socket), (try? client.call(method: "List", payload: [], timeout: .seconds(5)))?.status == nil {
@@ -578,10 +578,9 @@ final class DaemonUnderTest: @unchecked Sendable {
         throw CancellationError()
     }
 
-    /// Runs connectorctl against this daemon (on its own thread: it blocks).
+    /// Runs connectorctl against this daemon.
     func ctl(_ arguments: String...) async throws -> CommandResult {
-        let socket = socket
-        return try await onThread { try runCommand(Binaries.path("connectorctl"), arguments + ["--socket", socket]) }
+        try await runCommand(Binaries.path("connectorctl"), arguments + ["--socket", socket])
     }
 
     /// The daemon's open file descriptors.
@@ -670,7 +669,7 @@ final class DaemonUnderTest: @unchecked Sendable {
     }
 
     deinit {
-        daemon.stop(SIGKILL)
+        daemon.signal(SIGKILL)
         try? FileManager.default.removeItem(at: directory)
     }
 }

@@ -1,12 +1,13 @@
 import Foundation
 import SampleConnectorKit
+import TestSupport
 import Testing
 
 /// Schema servers that misbehave, against the real daemon (`--fetch-timeout 3`):
 /// each activation ends within the deadline with its documented status and
 /// message, the daemon's memory does not grow with what the server sends, and
 /// the daemon keeps serving. Figures go to RELIABILITY.md.
-@Suite(.serialized, .timeLimit(.minutes(3)))
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct HostileSchemaServerTests {
     /// One misbehaving server: where the schema URL points, and what Activate must answer.
     struct Case: Sendable {

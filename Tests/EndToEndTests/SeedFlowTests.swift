@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 /// The product as a user meets it: the built `connectord`, `connectorctl` and
@@ -11,8 +12,8 @@ struct SeedFlowTests {
         let directory: URL
         let socket: String
         let dataDirectory: String
-        var daemon: Background
-        let connector: Background
+        var daemon: ChildProcess
+        let connector: ChildProcess
         let schemaURL: String
 
         init(socketMode: String = "0660") async throws {
@@ -20,38 +21,33 @@ struct SeedFlowTests {
             chmod(directory.path, 0o755)
             socket = directory.appendingPathComponent("d.sock").path
             dataDirectory = directory.appendingPathComponent("data").path
-            daemon = try Self.startDaemon(socket: socket, dataDirectory: dataDirectory, mode: socketMode, log: directory)
-            connector = try Background(
-                Binaries.path("sample-connector"), ["--port", "0"],
-                errorLog: directory.appendingPathComponent("sample.log"))
-            let line = connector.firstLine()
+            daemon = try await Self.startDaemon(socket: socket, dataDirectory: dataDirectory, mode: socketMode)
+            connector = try await ChildProcess.start(Binaries.path("sample-connector"), ["--port", "0"])
+            let line = try await connector.line()
             schemaURL = String(line.split(separator: " ").last ?? "")
             try await waitForSocket(socket)
         }
 
-        static func startDaemon(socket: String, dataDirectory: String, mode: String, log: URL) throws -> Background {
-            try Background(
-                Binaries.path("connectord"),
-                ["--socket", socket, "--data-dir", dataDirectory, "--socket-mode", mode],
-                errorLog: log.appendingPathComponent("daemon-\(UUID().uuidString.prefix(8)).log"))
+        static func startDaemon(socket: String, dataDirectory: String, mode: String) async throws -> ChildProcess {
+            try await ChildProcess.start(
+                Binaries.path("connectord"), ["--socket", socket, "--data-dir", dataDirectory, "--socket-mode", mode])
         }
 
         /// Runs connectorctl against this daemon.
-        func ctl(_ arguments: String..., input: String? = nil, prefix: [String] = [], binary: String? = nil) throws -> CommandResult {
-            try runCommand(
+        func ctl(_ arguments: String..., input: String? = nil, prefix: [String] = [], binary: String? = nil) async throws -> CommandResult {
+            try await runCommand(
                 binary ?? Binaries.path("connectorctl"), arguments + ["--socket", socket], input: input, prefix: prefix)
         }
 
         /// Stops the daemon gracefully and starts it again on the same data directory.
         func restartDaemon() async throws {
-            #expect(daemon.stop() == 0, "graceful stop exits 0")
-            daemon = try Self.startDaemon(socket: socket, dataDirectory: dataDirectory, mode: "0660", log: directory)
+            #expect(await daemon.stop() == 0, "graceful stop exits 0")
+            daemon = try await Self.startDaemon(socket: socket, dataDirectory: dataDirectory, mode: "0660")
             try await waitForSocket(socket)
         }
 
+        /// The daemon and the sample connector are killed with their `ChildProcess`.
         deinit {
-            daemon.stop()
-            connector.stop()
             try? FileManager.default.removeItem(at: directory)
         }
     }
@@ -59,10 +55,10 @@ struct SeedFlowTests {
     @Test func theSeedFlowThroughConnectorctl() async throws {
         let deployment = try await Deployment()
         #expect(deployment.schemaURL.hasPrefix("http://127.0.0.1:"))
-        #expect(deployment.daemon.stderrText.contains("listening on \(deployment.socket)"))
+        #expect(deployment.daemon.standardError.contains("listening on \(deployment.socket)"))
 
         // Step 1: register, secret from stdin.
-        let register = try deployment.ctl(
+        let register = try await deployment.ctl(
             "register", "postgres_connector", "--description", "PostgreSQL database connector", "--secret-stdin", "--json",
             input: "my_secure_secret_123\n")
         #expect(register.status == 0, "\(register.stderr)")
@@ -79,16 +75,16 @@ struct SeedFlowTests {
         #expect(!register.stdout.contains("my_secure_secret_123"))
 
         // The list shows it deactive.
-        let listed = try deployment.ctl("list", "--json").json()
+        let listed = try await deployment.ctl("list", "--json").json()
         let connectors = try #require(listed["connectors"] as? [[String: Any]])
         #expect(connectors.count == 1)
         #expect(connectors.first?["mode"] as? String == "deactive")
         #expect(connectors.first?["has_secret"] as? Bool == true)
-        let table = try deployment.ctl("list")
+        let table = try await deployment.ctl("list")
         #expect(table.stdout.contains("Not Activated") && !table.stdout.contains("\u{1B}["), "no colour when piped")
 
         // Step 2: activate from the sample connector.
-        let activate = try deployment.ctl("activate", String(id), deployment.schemaURL, "--json")
+        let activate = try await deployment.ctl("activate", String(id), deployment.schemaURL, "--json")
         #expect(activate.status == 0, "\(activate.stderr)")
         let activated = try activate.json()
         #expect(activated["status"] as? String == "activated")
@@ -104,99 +100,99 @@ struct SeedFlowTests {
         #expect((activated["updated_at"] as? String ?? "") > (activated["created_at"] as? String ?? ""))
 
         // The list shows it active with its counts.
-        let active = try #require(try deployment.ctl("list", "--mode", "active", "--json").json()["connectors"] as? [[String: Any]])
+        let active = try #require(try await deployment.ctl("list", "--mode", "active", "--json").json()["connectors"] as? [[String: Any]])
         #expect(active.count == 1)
         #expect(active.first?["mode"] as? String == "active")
         #expect(active.first?["tools_count"] as? Int == 3)
         #expect(active.first?["templates_count"] as? Int == 2)
-        #expect(try deployment.ctl("list").stdout.contains("Active"))
+        #expect(try await deployment.ctl("list").stdout.contains("Active"))
 
         // get: the whole record, with the schema's tools.
-        let got = try deployment.ctl("get", String(id), "--json").json()
+        let got = try await deployment.ctl("get", String(id), "--json").json()
         let tools = try #require(got["tools"] as? [[String: Any]])
         #expect(tools.map { $0["name"] as? String } == ["run_query", "list_tables", "describe_table"])
         #expect((got["config"] as? [String: Any])?["params"] != nil)
         #expect(got["has_logo"] as? Bool == true)
-        #expect(try deployment.ctl("get", String(id)).stdout.contains("run_query"))
+        #expect(try await deployment.ctl("get", String(id)).stdout.contains("run_query"))
 
         // logo: written to a file.
         let logoPath = deployment.directory.appendingPathComponent("logo.svg").path
-        let logo = try deployment.ctl("logo", String(id), "--output", logoPath)
+        let logo = try await deployment.ctl("logo", String(id), "--output", logoPath)
         #expect(logo.status == 0)
         #expect((try? String(contentsOfFile: logoPath, encoding: .utf8))?.contains("<svg") == true)
 
         // set-mode: sync, then deactive, then back to active.
         for mode in ["sync", "deactive", "active"] {
-            let changed = try deployment.ctl("set-mode", String(id), mode, "--json")
+            let changed = try await deployment.ctl("set-mode", String(id), mode, "--json")
             #expect(changed.status == 0, "\(changed.stderr)")
             #expect(try changed.json()["mode"] as? String == mode)
         }
 
         // The daemon restarted on the same data directory serves the same connector.
         try await deployment.restartDaemon()
-        let afterRestart = try deployment.ctl("get", String(id), "--json").json()
+        let afterRestart = try await deployment.ctl("get", String(id), "--json").json()
         #expect(afterRestart["name"] as? String == "postgres_connector")
         #expect(afterRestart["mode"] as? String == "active")
         #expect(afterRestart["tools_count"] as? Int == 3)
 
         // delete.
-        let delete = try deployment.ctl("delete", String(id), "--json")
+        let delete = try await deployment.ctl("delete", String(id), "--json")
         #expect(delete.status == 0)
         #expect(try delete.json()["message"] as? String == "Connector 'postgres_connector' deleted successfully")
-        #expect(try deployment.ctl("get", String(id)).status == 3)
+        #expect(try await deployment.ctl("get", String(id)).status == 3)
     }
 
     @Test func theSeedsErrorCasesHaveTheirMessagesAndExitCodes() async throws {
         let deployment = try await Deployment()
-        let first = try deployment.ctl("register", "my_connector", "--description", "x", "--json")
+        let first = try await deployment.ctl("register", "my_connector", "--description", "x", "--json")
         let id = try #require(try first.json()["connector_id"] as? Int)
 
         // Duplicate name.
-        let duplicate = try deployment.ctl("register", "my_connector", "--description", "again")
+        let duplicate = try await deployment.ctl("register", "my_connector", "--description", "again")
         #expect(duplicate.status == 4)
         #expect(duplicate.stderr == "Error: Connector with name 'my_connector' already exists\n")
 
         // Connector URL not reachable: a port nothing listens on.
-        let refused = try deployment.ctl("activate", String(id), "http://127.0.0.1:1/connector.json")
+        let refused = try await deployment.ctl("activate", String(id), "http://127.0.0.1:1/connector.json")
         #expect(refused.status == 7)
         #expect(refused.stderr == "Error: Failed to connect to connector URL: Connection refused\n")
 
         // Schema answered 404.
         let missing = deployment.schemaURL.replacingOccurrences(of: "connector.json", with: "missing.json")
-        let notFoundSchema = try deployment.ctl("activate", String(id), missing, "--json")
+        let notFoundSchema = try await deployment.ctl("activate", String(id), missing, "--json")
         #expect(notFoundSchema.status == 6)
         #expect(notFoundSchema.stderr == "Error: Failed to fetch connector schema from URL. Status: 404\n")
         #expect(try notFoundSchema.json()["code"] as? String == "FAILED_PRECONDITION")
 
         // Unknown connector.
-        let unknown = try deployment.ctl("activate", "99", deployment.schemaURL)
+        let unknown = try await deployment.ctl("activate", "99", deployment.schemaURL)
         #expect(unknown.status == 3)
         #expect(unknown.stderr == "Error: Connector with ID 99 not found\n")
 
         // Malformed input.
-        let badName = try deployment.ctl("register", "-bad name", "--description", "x")
+        let badName = try await deployment.ctl("register", "-bad name", "--description", "x")
         #expect(badName.status == 2 || badName.status == 64)
-        let badURL = try deployment.ctl("activate", String(id), "ftp://127.0.0.1/connector.json")
+        let badURL = try await deployment.ctl("activate", String(id), "ftp://127.0.0.1/connector.json")
         #expect(badURL.status == 2)
         #expect(badURL.stderr.hasPrefix("Error: Invalid connector URL"))
-        let neverActivated = try deployment.ctl("set-mode", String(id), "sync")
+        let neverActivated = try await deployment.ctl("set-mode", String(id), "sync")
         #expect(neverActivated.status == 6)
         #expect(neverActivated.stderr.contains("activate it first"))
 
         // The deprecated create says so, and works.
-        let create = try deployment.ctl("create", deployment.schemaURL, "--json")
+        let create = try await deployment.ctl("create", deployment.schemaURL, "--json")
         #expect(create.status == 0, "\(create.stderr)")
         #expect(create.stderr.contains("deprecated"))
         #expect(try create.json()["name"] as? String == "sample_postgres")
 
         // A plain --secret warns.
-        let plain = try deployment.ctl("register", "with_secret", "--description", "x", "--secret", "hunter2")
+        let plain = try await deployment.ctl("register", "with_secret", "--description", "x", "--secret", "hunter2")
         #expect(plain.status == 0)
         #expect(plain.stderr.contains("warning"))
 
         // Daemon not running: says so and names the socket tried.
         let gone = deployment.directory.appendingPathComponent("gone.sock").path
-        let down = try runCommand(Binaries.path("connectorctl"), ["list", "--socket", gone])
+        let down = try await runCommand(Binaries.path("connectorctl"), ["list", "--socket", gone])
         #expect(down.status == 10)
         #expect(down.stderr.contains("not running") && down.stderr.contains(gone))
     }
@@ -204,7 +200,7 @@ struct SeedFlowTests {
     @Test(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
     func anUnprivilegedUserMayReadButNotChange() async throws {
         let deployment = try await Deployment(socketMode: "0666")
-        let registered = try deployment.ctl("register", "owned_by_root", "--description", "x", "--json")
+        let registered = try await deployment.ctl("register", "owned_by_root", "--description", "x", "--json")
         let id = try #require(try registered.json()["connector_id"] as? Int)
 
         // The client binary must be reachable by the unprivileged user.
@@ -213,10 +209,10 @@ struct SeedFlowTests {
         chmod(binary, 0o755)
         let nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
-        let list = try deployment.ctl("list", "--json", prefix: nobody, binary: binary)
+        let list = try await deployment.ctl("list", "--json", prefix: nobody, binary: binary)
         #expect(list.status == 0, "\(list.stderr)")
         #expect((try list.json()["connectors"] as? [[String: Any]])?.count == 1)
-        #expect(try deployment.ctl("get", String(id), prefix: nobody, binary: binary).status == 0)
+        #expect(try await deployment.ctl("get", String(id), prefix: nobody, binary: binary).status == 0)
 
         let denied = "Error: Access denied. Superuser role required.\n"
         let attempts: [[String]] = [
@@ -227,12 +223,12 @@ struct SeedFlowTests {
             ["create", deployment.schemaURL],
         ]
         for attempt in attempts {
-            let result = try runCommand(binary, attempt + ["--socket", deployment.socket], prefix: nobody)
+            let result = try await runCommand(binary, attempt + ["--socket", deployment.socket], prefix: nobody)
             #expect(result.status == 5, "\(attempt): \(result.stderr)")
             #expect(result.stderr.hasSuffix(denied), "\(attempt): \(result.stderr)")
         }
         // Nothing changed.
-        let after = try deployment.ctl("list", "--json").json()["connectors"] as? [[String: Any]]
+        let after = try await deployment.ctl("list", "--json").json()["connectors"] as? [[String: Any]]
         #expect(after?.count == 1)
         #expect(after?.first?["mode"] as? String == "deactive")
     }
@@ -247,7 +243,7 @@ struct SeedFlowTests {
         let key = data + "/secret.key"
         FileManager.default.createFile(atPath: key, contents: Data(repeating: 7, count: 32))
         chmod(key, 0o644)
-        let loose = try runCommand(Binaries.path("connectord"), ["--data-dir", data, "--socket", directory.path + "/a.sock"])
+        let loose = try await runCommand(Binaries.path("connectord"), ["--data-dir", data, "--socket", directory.path + "/a.sock"])
         #expect(loose.status == 78)
         #expect(loose.stderr.contains("key file") && loose.stderr.contains("644"))
         #expect(loose.stderr.split(separator: "\n").count == 1, "one line: \(loose.stderr)")
@@ -256,24 +252,22 @@ struct SeedFlowTests {
         // A data directory that is a file.
         let file = directory.appendingPathComponent("plain-file").path
         FileManager.default.createFile(atPath: file, contents: Data())
-        let notDirectory = try runCommand(Binaries.path("connectord"), ["--data-dir", file, "--socket", directory.path + "/b.sock"])
+        let notDirectory = try await runCommand(Binaries.path("connectord"), ["--data-dir", file, "--socket", directory.path + "/b.sock"])
         #expect(notDirectory.status == 78)
         #expect(notDirectory.stderr.contains(file))
 
         // A socket in use by a live daemon.
         let socket = directory.path + "/c.sock"
-        let live = try Background(
-            Binaries.path("connectord"), ["--data-dir", data, "--socket", socket],
-            errorLog: directory.appendingPathComponent("live.log"))
-        defer { live.stop() }
+        let live = try await ChildProcess.start(Binaries.path("connectord"), ["--data-dir", data, "--socket", socket])
         try await waitForSocket(socket)
         let other = directory.appendingPathComponent("other").path
-        let inUse = try runCommand(Binaries.path("connectord"), ["--data-dir", other, "--socket", socket])
+        let inUse = try await runCommand(Binaries.path("connectord"), ["--data-dir", other, "--socket", socket])
         #expect(inUse.status == 78)
         #expect(inUse.stderr.contains("already listening"))
         // And the same data directory is locked.
-        let locked = try runCommand(Binaries.path("connectord"), ["--data-dir", data, "--socket", directory.path + "/d.sock"])
+        let locked = try await runCommand(Binaries.path("connectord"), ["--data-dir", data, "--socket", directory.path + "/d.sock"])
         #expect(locked.status == 78)
         #expect(locked.stderr.contains("already using data directory"))
+        #expect(await live.stop() == 0)
     }
 }

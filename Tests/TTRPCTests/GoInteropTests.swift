@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import Synchronization
 import TTRPC
+import TestSupport
 import Testing
 
 /// Interoperability with the reference Go ttrpc (containerd/ttrpc 1.1.1, as
@@ -13,7 +14,7 @@ import Testing
 /// - our `TTRPCClient` calls the Go `interop-server`.
 ///
 /// Skipped only when `go` is not installed.
-@Suite(.enabled(if: GoInterop.goIsInstalled, "go is not installed (Debian: golang-go)"), .timeLimit(.minutes(3)))
+@Suite(.enabled(if: GoInterop.goIsInstalled, "go is not installed (Debian: golang-go)"), .timeLimit(.minutes(5)))
 struct GoInteropTests {
     // MARK: Go client -> Swift server
 
@@ -58,7 +59,6 @@ struct GoInteropTests {
     @Test func goClientDeadline() async throws {
         let (outcome, record) = try await GoInterop.runGoClient(scenario: "deadline")
         #expect(outcome.code == RPCError.Code.deadlineExceeded.rawValue)
-        #expect((outcome.elapsedMS ?? .max) < 2_000)
         #expect(record.deadlines.count == 1)
         if let deadline = record.deadlines.first {
             // What is left when the handler starts: at most the 200 ms sent, less under load.
@@ -73,7 +73,7 @@ struct GoInteropTests {
         let (outcome, record) = try await GoInterop.runGoClient(scenario: "server-deadline")
         #expect(outcome.code == RPCError.Code.deadlineExceeded.rawValue)
         #expect(outcome.local == nil, "the answer should be the server's status, not the Go client's own timeout")
-        #expect((outcome.elapsedMS ?? .max) >= 150 && (outcome.elapsedMS ?? .max) < 2_000)
+        #expect((outcome.elapsedMS ?? .max) >= 150)
         #expect(record.slowCallsCancelled == 1)
     }
 
@@ -85,7 +85,6 @@ struct GoInteropTests {
         let (outcome, _) = try await GoInterop.runGoClient(scenario: "expired-deadline")
         #expect(outcome.local == nil)
         #expect(outcome.code == RPCError.Code.deadlineExceeded.rawValue)
-        #expect((outcome.elapsedMS ?? .max) < 2_000)
     }
 
     /// An empty output message: a response frame with no data, which the Go
@@ -189,15 +188,12 @@ struct GoInteropTests {
     @Test func swiftClientDeadlineAgainstGoServer() async throws {
         try await GoInterop.withGoServer { socketPath in
             try await withTTRPCClient(socketPath: socketPath) { client in
-                let clock = ContinuousClock()
-                let start = clock.now
                 do {
                     _ = try await client.get(7, timeout: .milliseconds(200))
                     Issue.record("the slow call should not succeed")
                 } catch let error as RPCError {
                     #expect(error.code == .deadlineExceeded)
                 }
-                #expect(clock.now - start < .seconds(2))
                 // The connection is still good.
                 #expect(try await client.get(8).connector.name == "go-8")
             }
@@ -331,10 +327,8 @@ private enum GoInterop {
     /// Runs build.sh once for the whole test run; every test awaits it.
     private static let build = Task<Result<URL, BuildFailure>, Never> {
         do {
-            let result = try await runProcess(
-                URL(fileURLWithPath: "/bin/sh"),
-                [interopDirectory.appendingPathComponent("build.sh").path],
-                timeout: .seconds(300))
+            let result = try await ChildProcess.run(
+                "/bin/sh", [interopDirectory.appendingPathComponent("build.sh").path], timeout: .seconds(600))
             guard result.status == 0 else {
                 return .failure(BuildFailure(description: "build.sh exited \(result.status):\n\(result.stdout)\(result.stderr)"))
             }
@@ -369,7 +363,7 @@ private enum GoInterop {
         let client = try await binary("interop-client")
         let record = Recorder()
         let output = try await withSwiftServer(record: record) { socketPath in
-            try await runProcess(client, ["-socket", socketPath, "-scenario", scenario], timeout: .seconds(60))
+            try await ChildProcess.run(client.path, ["-socket", socketPath, "-scenario", scenario])
         }
         try #require(
             output.status == 0,
@@ -468,16 +462,12 @@ private enum GoInterop {
     static func withGoServer(_ body: (String) async throws -> Void) async throws {
         let executable = try await binary("interop-server")
         let path = socketPath("go")
-        let server = try Subprocess(executable, ["-socket", path])
-        let watchdog = Task {
-            try await Task.sleep(for: .seconds(60))
-            server.terminate()
-        }
-        defer { watchdog.cancel() }
-
-        guard await server.waitForLine("ready") else {
-            let status = await server.terminateAndWait()
-            Issue.record("interop-server did not print ready (exit status \(status))")
+        let server = try await ChildProcess.start(executable.path, ["-socket", path])
+        do {
+            _ = try await server.line { $0 == "ready" }
+        } catch {
+            let status = await server.stop()
+            Issue.record("interop-server did not print ready (exit status \(status)): \(error)")
             return
         }
         var failure: (any Error)?
@@ -486,118 +476,8 @@ private enum GoInterop {
         } catch {
             failure = error
         }
-        let status = await server.terminateAndWait()
+        let status = await server.stop()
         #expect(status == 0, "interop-server should exit 0 on SIGTERM")
         if let failure { throw failure }
-    }
-}
-
-// MARK: - Processes
-
-private struct ProcessOutput: Sendable {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-/// Runs a program to completion without blocking a Swift concurrency thread;
-/// kills it (SIGTERM) after `timeout`.
-private func runProcess(_ executable: URL, _ arguments: [String], timeout: Duration) async throws -> ProcessOutput {
-    let directory = FileManager.default.temporaryDirectory
-    let stem = "goi-\(UUID().uuidString)"
-    let outURL = directory.appendingPathComponent("\(stem).out")
-    let errURL = directory.appendingPathComponent("\(stem).err")
-    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    defer {
-        try? FileManager.default.removeItem(at: outURL)
-        try? FileManager.default.removeItem(at: errURL)
-    }
-    let out = try FileHandle(forWritingTo: outURL)
-    let err = try FileHandle(forWritingTo: errURL)
-    defer {
-        try? out.close()
-        try? err.close()
-    }
-
-    let process = try Subprocess(executable, arguments, stdout: out, stderr: err)
-    let watchdog = Task {
-        try await Task.sleep(for: timeout)
-        process.terminate()
-    }
-    let status = await process.wait()
-    watchdog.cancel()
-    return ProcessOutput(
-        status: status,
-        stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
-        stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
-}
-
-/// A child process whose exit is awaited, not waited for on a thread.
-private final class Subprocess: @unchecked Sendable {
-    private let process = Process()
-    private let stdoutPipe: Pipe?
-    private let exit = AsyncStream<Int32>.makeStream(bufferingPolicy: .bufferingNewest(1))
-    private let status = Mutex<Int32?>(nil)
-
-    /// Starts the program; without `stdout`, its output is readable with `waitForLine`.
-    init(_ executable: URL, _ arguments: [String], stdout: FileHandle? = nil, stderr: FileHandle? = nil) throws {
-        process.executableURL = executable
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        if let stdout {
-            process.standardOutput = stdout
-            stdoutPipe = nil
-        } else {
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            stdoutPipe = pipe
-        }
-        if let stderr { process.standardError = stderr }
-        let exit = exit.continuation
-        process.terminationHandler = { process in
-            exit.yield(process.terminationStatus)
-            exit.finish()
-        }
-        try process.run()
-    }
-
-    /// The exit status, once the process has exited.
-    func wait() async -> Int32 {
-        if let known = status.withLock({ $0 }) { return known }
-        var result: Int32 = -1
-        for await code in exit.stream {
-            result = code
-            break
-        }
-        status.withLock { $0 = result }
-        return result
-    }
-
-    /// Sends SIGTERM if the process still runs.
-    func terminate() {
-        if process.isRunning { process.terminate() }
-    }
-
-    func terminateAndWait() async -> Int32 {
-        terminate()
-        return await wait()
-    }
-
-    /// Reads stdout until a line equal to `line` (true) or end of file (false).
-    func waitForLine(_ line: String) async -> Bool {
-        guard let handle = stdoutPipe?.fileHandleForReading else { return false }
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                var buffer = Data()
-                while true {
-                    let chunk = handle.availableData
-                    if chunk.isEmpty { return continuation.resume(returning: false) }
-                    buffer.append(chunk)
-                    let lines = String(decoding: buffer, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-                    if lines.dropLast().contains(where: { $0 == line }) { return continuation.resume(returning: true) }
-                }
-            }
-        }
     }
 }
