@@ -48,8 +48,8 @@ public final class ConnectorDaemon: Service, Sendable {
     /// - Parameter onListening: called once the socket accepts connections.
     public func run(onListening: @escaping @Sendable () -> Void) async throws {
         defer { lock.release() }
-        try Self.makeParentDirectory(of: configuration.socketPath)
         do {
+            try Self.makeParentDirectory(of: configuration.socketPath)
             try await withGracefulShutdownHandler {
                 try await server.run {
                     self.logger.info(

@@ -7,7 +7,7 @@ import Testing
 /// List takes each connector of a page from the cache when it is there: the
 /// database decides which ids a page has, the cache what each connector is,
 /// and the mode filter holds on what is returned.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(5)))
 struct CachedListTests {
     /// The revision of each entry, nil for one that is not cached.
     static func revisions(_ page: CachedConnectorPage) -> [Int64: UInt64?] {
@@ -22,88 +22,86 @@ struct CachedListTests {
     @Test func aColdListFillsTheCacheAndRevisionsHoldUntilAChange() async throws {
         let files = try TestFiles.make()
         defer { files.remove() }
-        var registry = try files.open()
-        let ids = try await ListTests.registerMany(registry, 12)
-        let written = try await registry.list(mode: nil, pageSize: 0, pageToken: "").connectors
-        await registry.close()
+        let (ids, written) = try await files.withRegistry { registry in
+            let ids = try await ListTests.registerMany(registry, 12)
+            return (ids, try await registry.list(mode: nil, pageSize: 0, pageToken: "").connectors)
+        }
 
         // Reopened: nothing cached, the page is read from the database and cached.
-        registry = try files.open()
-        #expect(registry.cachedConnector(id: ids[0]) == nil)
-        let cold = try await registry.cachedList(mode: nil, pageSize: 0, pageToken: "")
-        #expect(cold.entries.map(\.connector) == written)
-        #expect(cold.nextPageToken == "")
-        let coldRevisions = Self.revisions(cold)
-        #expect(coldRevisions.values.allSatisfy { $0 != nil }, "no write ran meanwhile: every connector read is cached")
-        for id in ids { #expect(registry.cachedConnector(id: id)?.revision == coldRevisions[id] ?? nil) }
+        try await files.withRegistry { registry in
+            #expect(registry.cachedConnector(id: ids[0]) == nil)
+            let cold = try await registry.cachedList(mode: nil, pageSize: 0, pageToken: "")
+            #expect(cold.entries.map(\.connector) == written)
+            #expect(cold.nextPageToken == "")
+            let coldRevisions = Self.revisions(cold)
+            #expect(coldRevisions.values.allSatisfy { $0 != nil }, "no write ran meanwhile: every connector read is cached")
+            for id in ids { #expect(registry.cachedConnector(id: id)?.revision == coldRevisions[id] ?? nil) }
 
-        // Again: the same values at the same revisions, and `list` agrees.
-        let warm = try await registry.cachedList(mode: nil, pageSize: 0, pageToken: "")
-        #expect(warm.entries.map(\.connector) == written)
-        #expect(Self.revisions(warm) == coldRevisions)
-        #expect(try await registry.list(mode: nil, pageSize: 0, pageToken: "").connectors == written)
+            // Again: the same values at the same revisions, and `list` agrees.
+            let warm = try await registry.cachedList(mode: nil, pageSize: 0, pageToken: "")
+            #expect(warm.entries.map(\.connector) == written)
+            #expect(Self.revisions(warm) == coldRevisions)
+            #expect(try await registry.list(mode: nil, pageSize: 0, pageToken: "").connectors == written)
 
-        // A change gives that connector a new revision and value, and no other.
-        let changed = try await registry.setMode(id: ids[4], to: .deactive)
-        let after = try await registry.cachedList(mode: nil, pageSize: 0, pageToken: "")
-        #expect(after.entries.map(\.connector) == written.map { $0.id == changed.id ? changed : $0 })
-        var afterRevisions = Self.revisions(after)
-        let newRevision = try #require(afterRevisions.removeValue(forKey: ids[4]) ?? nil)
-        #expect(newRevision != coldRevisions[ids[4]] ?? nil)
-        #expect(afterRevisions == coldRevisions.filter { $0.key != ids[4] })
+            // A change gives that connector a new revision and value, and no other.
+            let changed = try await registry.setMode(id: ids[4], to: .deactive)
+            let after = try await registry.cachedList(mode: nil, pageSize: 0, pageToken: "")
+            #expect(after.entries.map(\.connector) == written.map { $0.id == changed.id ? changed : $0 })
+            var afterRevisions = Self.revisions(after)
+            let newRevision = try #require(afterRevisions.removeValue(forKey: ids[4]) ?? nil)
+            #expect(newRevision != coldRevisions[ids[4]] ?? nil)
+            #expect(afterRevisions == coldRevisions.filter { $0.key != ids[4] })
 
-        // A deleted connector leaves the listing.
-        _ = try await registry.delete(id: ids[7])
-        #expect(try await registry.cachedList(mode: nil, pageSize: 0, pageToken: "").entries.map(\.connector.id)
-            == ids.filter { $0 != ids[7] })
-        await registry.close()
+            // A deleted connector leaves the listing.
+            _ = try await registry.delete(id: ids[7])
+            #expect(try await registry.cachedList(mode: nil, pageSize: 0, pageToken: "").entries.map(\.connector.id)
+                == ids.filter { $0 != ids[7] })
+        }
     }
 
     @Test func aCachedConnectorWhoseModeNoLongerMatchesIsLeftOutAndNothingIsSkipped() async throws {
         let files = try TestFiles.make()
         defer { files.remove() }
-        var registry = try files.open()
-        let ids = try await ListTests.registerMany(registry, 5)
-        await registry.close()
-        registry = try files.open()
+        let ids = try await files.withRegistry { registry in try await ListTests.registerMany(registry, 5) }
+        try await files.withRegistry { registry in
 
-        // The cache and the database disagree on the mode of ids[1]: the cache
-        // holds `active`, the database (changed behind the registry's back,
-        // standing for a change the page's snapshot has not seen) `sync`.
-        try files.inspect { db in
-            try db.execute(sql: "UPDATE mcp_connectors SET mode = 'sync'")
-            try db.execute(sql: "UPDATE mcp_connectors SET mode = 'active' WHERE id = ?", arguments: [ids[1]])
+            // The cache and the database disagree on the mode of ids[1]: the cache
+            // holds `active`, the database (changed behind the registry's back,
+            // standing for a change the page's snapshot has not seen) `sync`.
+            try files.inspect { db in
+                try db.execute(sql: "UPDATE mcp_connectors SET mode = 'sync'")
+                try db.execute(sql: "UPDATE mcp_connectors SET mode = 'active' WHERE id = ?", arguments: [ids[1]])
+            }
+            #expect(try await registry.connector(id: ids[1]).mode == .active)
+            try files.inspect { db in try db.execute(sql: "UPDATE mcp_connectors SET mode = 'sync' WHERE id = ?", arguments: [ids[1]]) }
+            #expect(registry.cachedConnector(id: ids[1])?.connector.mode == .active)
+
+            // Filtered by `sync`: ids[1] is selected by the database but left out,
+            // so the first page is short; the token still continues after it.
+            let first = try await registry.list(mode: .sync, pageSize: 2, pageToken: "")
+            #expect(first.connectors.map(\.id) == [ids[0]])
+            #expect(first.connectors.allSatisfy { $0.mode == .sync })
+            let second = try await registry.list(mode: .sync, pageSize: 2, pageToken: first.nextPageToken)
+            #expect(second.connectors.map(\.id) == [ids[2], ids[3]])
+            let third = try await registry.list(mode: .sync, pageSize: 2, pageToken: second.nextPageToken)
+            #expect(third.connectors.map(\.id) == [ids[4]])
+            #expect(third.nextPageToken == "")
+
+            // The database decides which ids a page has: not in `active`, though cached as active.
+            #expect(try await registry.list(mode: .active, pageSize: 0, pageToken: "").connectors.isEmpty)
+            // Unfiltered, it is listed as the cache has it.
+            let all = try await registry.list(mode: nil, pageSize: 0, pageToken: "")
+            #expect(all.connectors.map(\.id) == ids)
+            #expect(all.connectors.map(\.mode) == [.sync, .active, .sync, .sync, .sync])
+
+            // A page made only of connectors left out is empty, with a token to go on.
+            let one = try await registry.list(mode: .sync, pageSize: 1, pageToken: "")
+            #expect(one.connectors.map(\.id) == [ids[0]])
+            let leftOut = try await registry.list(mode: .sync, pageSize: 1, pageToken: one.nextPageToken)
+            #expect(leftOut.connectors.isEmpty)
+            #expect(!leftOut.nextPageToken.isEmpty)
+            #expect(try await registry.list(mode: .sync, pageSize: 1, pageToken: leftOut.nextPageToken).connectors.map(\.id) == [ids[2]])
         }
-        #expect(try await registry.connector(id: ids[1]).mode == .active)
-        try files.inspect { db in try db.execute(sql: "UPDATE mcp_connectors SET mode = 'sync' WHERE id = ?", arguments: [ids[1]]) }
-        #expect(registry.cachedConnector(id: ids[1])?.connector.mode == .active)
-
-        // Filtered by `sync`: ids[1] is selected by the database but left out,
-        // so the first page is short; the token still continues after it.
-        let first = try await registry.list(mode: .sync, pageSize: 2, pageToken: "")
-        #expect(first.connectors.map(\.id) == [ids[0]])
-        #expect(first.connectors.allSatisfy { $0.mode == .sync })
-        let second = try await registry.list(mode: .sync, pageSize: 2, pageToken: first.nextPageToken)
-        #expect(second.connectors.map(\.id) == [ids[2], ids[3]])
-        let third = try await registry.list(mode: .sync, pageSize: 2, pageToken: second.nextPageToken)
-        #expect(third.connectors.map(\.id) == [ids[4]])
-        #expect(third.nextPageToken == "")
-
-        // The database decides which ids a page has: not in `active`, though cached as active.
-        #expect(try await registry.list(mode: .active, pageSize: 0, pageToken: "").connectors.isEmpty)
-        // Unfiltered, it is listed as the cache has it.
-        let all = try await registry.list(mode: nil, pageSize: 0, pageToken: "")
-        #expect(all.connectors.map(\.id) == ids)
-        #expect(all.connectors.map(\.mode) == [.sync, .active, .sync, .sync, .sync])
-
-        // A page made only of connectors left out is empty, with a token to go on.
-        let one = try await registry.list(mode: .sync, pageSize: 1, pageToken: "")
-        #expect(one.connectors.map(\.id) == [ids[0]])
-        let leftOut = try await registry.list(mode: .sync, pageSize: 1, pageToken: one.nextPageToken)
-        #expect(leftOut.connectors.isEmpty)
-        #expect(!leftOut.nextPageToken.isEmpty)
-        #expect(try await registry.list(mode: .sync, pageSize: 1, pageToken: leftOut.nextPageToken).connectors.map(\.id) == [ids[2]])
-        await registry.close()
     }
 
     @Test func pagingWhileModesChangeReturnsEveryMatchingConnectorOnce() async throws {

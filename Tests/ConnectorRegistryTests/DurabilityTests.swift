@@ -5,39 +5,39 @@ import SampleConnectorKit
 import Testing
 
 /// What the registry acknowledged is in the files: close, reopen, and it is there.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct DurabilityTests {
     @Test func dataSurvivesCloseAndReopen() async throws {
         let files = try TestFiles.make()
         defer { files.remove() }
 
-        let registry = try files.open()
-        let (registered, activated, synced, deleted) = try await FixtureHTTPServer.with(routes: SampleConnector.routes) { server in
-            let registered = try await register(registry, "durable", secret: "durable-secret")
-            let activated = try await registry.activate(id: try await register(registry, "active_one").id, url: server.url("/connector.json")).connector
-            let synced = try await registry.setMode(id: try await register(registry, "synced").id, to: .deactive)
-            let deleted = try await register(registry, "deleted")
-            _ = try await registry.delete(id: deleted.id)
-            return (registered, activated, synced, deleted)
+        let (registered, activated, synced, deleted) = try await files.withRegistry { registry in
+            try await FixtureHTTPServer.with(routes: SampleConnector.routes) { server in
+                let registered = try await register(registry, "durable", secret: "durable-secret")
+                let activated = try await registry.activate(id: try await register(registry, "active_one").id, url: server.url("/connector.json")).connector
+                let synced = try await registry.setMode(id: try await register(registry, "synced").id, to: .deactive)
+                let deleted = try await register(registry, "deleted")
+                _ = try await registry.delete(id: deleted.id)
+                return (registered, activated, synced, deleted)
+            }
         }
-        await registry.close()
 
-        let reopened = try files.open()
-        #expect(try await reopened.connector(id: registered.id) == registered)
-        #expect(try await reopened.connector(id: activated.id) == activated)
-        #expect(try await reopened.connector(id: synced.id) == synced)
-        await expectError(.notFound) { try await reopened.connector(id: deleted.id) }
-        #expect(try await reopened.secret(id: registered.id) == "durable-secret")
-        #expect(try await reopened.logo(id: activated.id).data == Array(SampleConnector.logoSVG.utf8))
-        #expect(try await reopened.list(mode: nil, pageSize: 0, pageToken: "").connectors == [registered, activated, synced])
-        #expect(try await reopened.integrityCheck() == "ok")
-        // Names stay taken and ids are not reused across restarts.
-        await expectError(.alreadyExists, "Connector with name 'DURABLE' already exists") {
-            try await reopened.register(name: "DURABLE", description: "d", secret: nil)
+        try await files.withRegistry { reopened in
+            #expect(try await reopened.connector(id: registered.id) == registered)
+            #expect(try await reopened.connector(id: activated.id) == activated)
+            #expect(try await reopened.connector(id: synced.id) == synced)
+            await expectError(.notFound) { try await reopened.connector(id: deleted.id) }
+            #expect(try await reopened.secret(id: registered.id) == "durable-secret")
+            #expect(try await reopened.logo(id: activated.id).data == Array(SampleConnector.logoSVG.utf8))
+            #expect(try await reopened.list(mode: nil, pageSize: 0, pageToken: "").connectors == [registered, activated, synced])
+            #expect(try await reopened.integrityCheck() == "ok")
+            // Names stay taken and ids are not reused across restarts.
+            await expectError(.alreadyExists, "Connector with name 'DURABLE' already exists") {
+                try await reopened.register(name: "DURABLE", description: "d", secret: nil)
+            }
+            let next = try await register(reopened, "after_restart")
+            #expect(next.id > deleted.id)
         }
-        let next = try await register(reopened, "after_restart")
-        #expect(next.id > deleted.id)
-        await reopened.close()
     }
 
     @Test func databaseUsesWALAndFullSynchronousWrites() async throws {

@@ -34,7 +34,7 @@ final class RecordingLogHandler: LogHandler, Sendable {
 
 /// Secrets: sealed with AES-GCM, bound to their connector, never in plaintext
 /// on disk or in any answer; the key file's permissions.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct SecretTests {
     static let secret = "s3cr3t-VALUE-123"
 
@@ -63,44 +63,42 @@ struct SecretTests {
         let files = try TestFiles.make()
         defer { files.remove() }
         let handler = RecordingLogHandler()
-        let registry = try ConnectorRegistry(
-            databasePath: files.databasePath, keyFilePath: files.keyPath, fetchLimits: .forTests,
-            logger: Logger(label: "test") { _ in handler })
-        var answers: [String] = []
-        var ids: [Int64] = []
-        try await FixtureHTTPServer.with(routes: SampleConnector.routes) { server in
-            for index in 0..<5 {
-                let registration = try await registry.register(name: "secretive\(index)", description: "d", secret: Self.secret)
-                answers += [registration.message, registration.nextStep] + Self.fieldTexts(registration.connector)
-                ids.append(registration.connector.id)
-            }
-            let activated = try await registry.activate(id: ids[0], url: server.url("/connector.json"))
-            answers += [activated.message] + Self.fieldTexts(activated.connector)
-            let moded = try await registry.setMode(id: ids[0], to: .sync)
-            answers += Self.fieldTexts(moded)
-            let created = try await registry.create(url: server.url("/connector.json"), secret: Self.secret)
-            answers += [created.message] + Self.fieldTexts(created.connector)
-            ids.append(created.connector.id)
-            for connector in try await registry.list(mode: nil, pageSize: 0, pageToken: "").connectors {
-                answers += Self.fieldTexts(connector)
-            }
-            for id in ids { answers += Self.fieldTexts(try await registry.connector(id: id)) }
-            let deleted = try await registry.delete(id: ids[1])
-            answers += [deleted.message] + Self.fieldTexts(deleted.connector)
-            #expect(try await registry.secret(id: ids[0]) == Self.secret)
-        }
-        for answer in answers {
-            #expect(!answer.contains(Self.secret), "an answer contains the secret: \(answer)")
-        }
-
-        // While open: the database file, its WAL and shared memory.
         let needle = Array(Self.secret.utf8)
-        let whileOpen = files.databaseBytes()
-        #expect(whileOpen.contains { $0.file.hasSuffix("-wal") })
-        for (file, bytes) in whileOpen {
-            #expect(!contains(bytes, needle), "plaintext secret found in \(file)")
+        try await files.withRegistry(logger: Logger(label: "test") { _ in handler }) { registry in
+            var answers: [String] = []
+            var ids: [Int64] = []
+            try await FixtureHTTPServer.with(routes: SampleConnector.routes) { server in
+                for index in 0..<5 {
+                    let registration = try await registry.register(name: "secretive\(index)", description: "d", secret: Self.secret)
+                    answers += [registration.message, registration.nextStep] + Self.fieldTexts(registration.connector)
+                    ids.append(registration.connector.id)
+                }
+                let activated = try await registry.activate(id: ids[0], url: server.url("/connector.json"))
+                answers += [activated.message] + Self.fieldTexts(activated.connector)
+                let moded = try await registry.setMode(id: ids[0], to: .sync)
+                answers += Self.fieldTexts(moded)
+                let created = try await registry.create(url: server.url("/connector.json"), secret: Self.secret)
+                answers += [created.message] + Self.fieldTexts(created.connector)
+                ids.append(created.connector.id)
+                for connector in try await registry.list(mode: nil, pageSize: 0, pageToken: "").connectors {
+                    answers += Self.fieldTexts(connector)
+                }
+                for id in ids { answers += Self.fieldTexts(try await registry.connector(id: id)) }
+                let deleted = try await registry.delete(id: ids[1])
+                answers += [deleted.message] + Self.fieldTexts(deleted.connector)
+                #expect(try await registry.secret(id: ids[0]) == Self.secret)
+            }
+            for answer in answers {
+                #expect(!answer.contains(Self.secret), "an answer contains the secret: \(answer)")
+            }
+
+            // While open: the database file, its WAL and shared memory.
+            let whileOpen = files.databaseBytes()
+            #expect(whileOpen.contains { $0.file.hasSuffix("-wal") })
+            for (file, bytes) in whileOpen {
+                #expect(!contains(bytes, needle), "plaintext secret found in \(file)")
+            }
         }
-        await registry.close()
 
         // After closing: whatever files remain.
         let afterClose = files.databaseBytes()
@@ -194,11 +192,10 @@ struct SecretTests {
     func keyFileReadableByOthersIsRefused(mode: Int) async throws {
         let files = try TestFiles.make()
         defer { files.remove() }
-        let registry = try files.open()
-        await registry.close()
+        try await files.withRegistry { _ in }
         #expect(chmod(files.keyPath, mode_t(mode)) == 0)
 
-        let error = #expect(throws: ConnectorRegistryError.self) { try files.open() }
+        let error = await files.openingError()
         #expect(error?.code == .internal)
         let octal = String(mode, radix: 8)
         #expect(error?.message == "key file \(files.keyPath) has mode \(octal); it must not be accessible by group or others (chmod 600 \(files.keyPath))")
@@ -206,20 +203,17 @@ struct SecretTests {
 
         // Fixed as the message says, it opens again.
         #expect(chmod(files.keyPath, 0o600) == 0)
-        let reopened = try files.open()
-        await reopened.close()
+        try await files.withRegistry { _ in }
     }
 
     @Test func ownerReadOnlyKeyFileIsAccepted() async throws {
         let files = try TestFiles.make()
         defer { files.remove() }
-        let registry = try files.open()
-        let connector = try await register(registry, "ro", secret: Self.secret)
-        await registry.close()
+        let connector = try await files.withRegistry { registry in try await register(registry, "ro", secret: Self.secret) }
         #expect(chmod(files.keyPath, 0o400) == 0)
-        let reopened = try files.open()
-        #expect(try await reopened.secret(id: connector.id) == Self.secret)
-        await reopened.close()
+        try await files.withRegistry { reopened async throws in
+            #expect(try await reopened.secret(id: connector.id) == Self.secret)
+        }
     }
 
     @Test func badKeyFilesAreRefused() async throws {
@@ -228,14 +222,14 @@ struct SecretTests {
 
         // Wrong size.
         #expect(FileManager.default.createFile(atPath: files.keyPath, contents: Data(count: 16), attributes: [.posixPermissions: 0o600]))
-        var error = #expect(throws: ConnectorRegistryError.self) { try files.open() }
+        var error = await files.openingError()
         #expect(error?.code == .internal)
         #expect(error?.message == "key file \(files.keyPath) must hold exactly 32 bytes, not 16")
 
         // A directory.
         try FileManager.default.removeItem(atPath: files.keyPath)
         try FileManager.default.createDirectory(atPath: files.keyPath, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-        error = #expect(throws: ConnectorRegistryError.self) { try files.open() }
+        error = await files.openingError()
         #expect(error?.message == "key file \(files.keyPath) is not a regular file")
         #expect(FileManager.default.fileExists(atPath: files.databasePath) == false)  // refused before touching the database
     }
@@ -243,16 +237,14 @@ struct SecretTests {
     @Test func anotherKeyDoesNotOpenTheSecret() async throws {
         let files = try TestFiles.make()
         defer { files.remove() }
-        let registry = try files.open()
-        let connector = try await register(registry, "rekeyed", secret: Self.secret)
-        await registry.close()
+        let connector = try await files.withRegistry { registry in try await register(registry, "rekeyed", secret: Self.secret) }
 
         try FileManager.default.removeItem(atPath: files.keyPath)
-        let reopened = try files.open()  // creates a new key
-        await expectError(.internal, "the sealed secret of connector \(connector.id) does not open: altered, moved, or sealed under another key") {
-            try await reopened.secret(id: connector.id)
+        try await files.withRegistry { reopened async throws in  // creates a new key
+            await expectError(.internal, "the sealed secret of connector \(connector.id) does not open: altered, moved, or sealed under another key") {
+                try await reopened.secret(id: connector.id)
+            }
+            #expect(try await reopened.connector(id: connector.id).hasSecret)
         }
-        #expect(try await reopened.connector(id: connector.id).hasSecret)
-        await reopened.close()
     }
 }

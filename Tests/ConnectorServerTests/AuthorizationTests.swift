@@ -15,7 +15,7 @@ import TTRPC
 
 /// Who is a superuser (uid 0, the daemon's uid, configured uids, members of
 /// configured groups), and that the service asks the policy before every change.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct AuthorizationTests {
     static func peer(uid: UInt32, gid: UInt32) -> PeerCredentials {
         PeerCredentials(pid: 1, uid: uid, gid: gid)
@@ -125,62 +125,61 @@ struct AuthorizationTests {
     /// are open; configured admins may change.
     @Test(.enabled(if: getuid() != 65534 && getuid() != 4_100_000)) func serviceRefusesChangesFromNonSuperusers() async throws {
         try await withTempDirectory { directory in
-            let registry = try ConnectorRegistry(databasePath: directory("r.sqlite"), keyFilePath: directory("secret.key"))
-            var router = Router()
-            ConnectorService(registry: registry, policy: AccessPolicy(adminUIDs: [4_100_000])).register(into: &router)
-            let handlers = Handlers(router: router)
-            let stranger = Self.peer(uid: Self.nobody.uid, gid: Self.nobody.gid)
-            let admin = Self.peer(uid: 4_100_000, gid: 4_100_000)
-            let denied = RPCError(code: .permissionDenied, message: "Access denied. Superuser role required.")
+            try await withConnectorRegistry(databasePath: directory("r.sqlite"), keyFilePath: directory("secret.key")) { registry in
+                var router = Router()
+                ConnectorService(registry: registry, policy: AccessPolicy(adminUIDs: [4_100_000])).register(into: &router)
+                let handlers = Handlers(router: router)
+                let stranger = Self.peer(uid: Self.nobody.uid, gid: Self.nobody.gid)
+                let admin = Self.peer(uid: 4_100_000, gid: 4_100_000)
+                let denied = RPCError(code: .permissionDenied, message: "Access denied. Superuser role required.")
 
-            // A configured admin registers one.
-            let registered = try await handlers.call(
-                .register, ConnectorsV1.RegisterRequest(name: "guarded", description: "d"), as: admin
-            ).get()
-            let id = try ConnectorsV1.RegisterResponse(serializedBytes: registered).connector.id
+                // A configured admin registers one.
+                let registered = try await handlers.call(
+                    .register, ConnectorsV1.RegisterRequest(name: "guarded", description: "d"), as: admin
+                ).get()
+                let id = try ConnectorsV1.RegisterResponse(serializedBytes: registered).connector.id
 
-            // The stranger may change nothing.
-            let changes: [(ConnectorsV1.Method, [UInt8])] = [
-                (.register, ConnectorsV1.RegisterRequest(name: "intruder", description: "d").serializedBytes()),
-                (.activate, ConnectorsV1.ActivateRequest(connectorID: id, connectorURL: "http://127.0.0.1:1/c.json").serializedBytes()),
-                (.setMode, ConnectorsV1.SetModeRequest(connectorID: id, mode: .deactive).serializedBytes()),
-                (.delete, ConnectorsV1.DeleteRequest(connectorID: id).serializedBytes()),
-                (.create, ConnectorsV1.CreateRequest(connectorURL: "http://127.0.0.1:1/c.json", secret: "").serializedBytes()),
-                // Refused before decoding: garbage is PERMISSION_DENIED too, not INVALID_ARGUMENT.
-                (.register, [0x0A, 0x05, 0x61]),
-                // Unknown ids too: no probing what exists.
-                (.delete, ConnectorsV1.DeleteRequest(connectorID: 99).serializedBytes()),
-            ]
-            for (method, bytes) in changes {
-                let result = await handlers.call(method, bytes: bytes, as: stranger)
-                #expect(result.failure == denied, "\(method.rawValue): \(result)")
+                // The stranger may change nothing.
+                let changes: [(ConnectorsV1.Method, [UInt8])] = [
+                    (.register, ConnectorsV1.RegisterRequest(name: "intruder", description: "d").serializedBytes()),
+                    (.activate, ConnectorsV1.ActivateRequest(connectorID: id, connectorURL: "http://127.0.0.1:1/c.json").serializedBytes()),
+                    (.setMode, ConnectorsV1.SetModeRequest(connectorID: id, mode: .deactive).serializedBytes()),
+                    (.delete, ConnectorsV1.DeleteRequest(connectorID: id).serializedBytes()),
+                    (.create, ConnectorsV1.CreateRequest(connectorURL: "http://127.0.0.1:1/c.json", secret: "").serializedBytes()),
+                    // Refused before decoding: garbage is PERMISSION_DENIED too, not INVALID_ARGUMENT.
+                    (.register, [0x0A, 0x05, 0x61]),
+                    // Unknown ids too: no probing what exists.
+                    (.delete, ConnectorsV1.DeleteRequest(connectorID: 99).serializedBytes()),
+                ]
+                for (method, bytes) in changes {
+                    let result = await handlers.call(method, bytes: bytes, as: stranger)
+                    #expect(result.failure == denied, "\(method.rawValue): \(result)")
+                }
+                // Members of the primary group 65534 are strangers too, unless configured.
+                #expect(await handlers.call(.delete, ConnectorsV1.DeleteRequest(connectorID: id), as: stranger).failure == denied)
+
+                // Reads are open to the stranger.
+                let listed = try await handlers.call(.list, ConnectorsV1.ListRequest(), as: stranger).get()
+                #expect(try ConnectorsV1.ListResponse(serializedBytes: listed).connectors.map(\.name) == ["guarded"])
+                let got = try await handlers.call(.get, ConnectorsV1.GetRequest(connectorID: id), as: stranger).get()
+                #expect(try ConnectorsV1.GetResponse(serializedBytes: got).connector.mode == .deactive)
+                let logo = await handlers.call(.getLogo, ConnectorsV1.GetLogoRequest(connectorID: id), as: stranger)
+                #expect(logo.failure?.code == .notFound, "GetLogo is a read: NOT_FOUND (no logo), not PERMISSION_DENIED")
+
+                // Root and the admin may change.
+                let root = Self.peer(uid: 0, gid: 0)
+                let moded = try await handlers.call(.setMode, ConnectorsV1.SetModeRequest(connectorID: id, mode: .deactive), as: root).get()
+                #expect(try ConnectorsV1.SetModeResponse(serializedBytes: moded).connector.mode == .deactive)
+                _ = try await handlers.call(.delete, ConnectorsV1.DeleteRequest(connectorID: id), as: admin).get()
+
+                // A policy by group.
+                var byGroup = Router()
+                ConnectorService(registry: registry, policy: AccessPolicy(adminGIDs: [4_200_000])).register(into: &byGroup)
+                let groupHandlers = Handlers(router: byGroup)
+                let member = Self.peer(uid: 4_300_000, gid: 4_200_000)
+                #expect(await groupHandlers.call(.register, ConnectorsV1.RegisterRequest(name: "by_group", description: "d"), as: member).failure == nil)
+                #expect(await groupHandlers.call(.register, ConnectorsV1.RegisterRequest(name: "by_other", description: "d"), as: stranger).failure == denied)
             }
-            // Members of the primary group 65534 are strangers too, unless configured.
-            #expect(await handlers.call(.delete, ConnectorsV1.DeleteRequest(connectorID: id), as: stranger).failure == denied)
-
-            // Reads are open to the stranger.
-            let listed = try await handlers.call(.list, ConnectorsV1.ListRequest(), as: stranger).get()
-            #expect(try ConnectorsV1.ListResponse(serializedBytes: listed).connectors.map(\.name) == ["guarded"])
-            let got = try await handlers.call(.get, ConnectorsV1.GetRequest(connectorID: id), as: stranger).get()
-            #expect(try ConnectorsV1.GetResponse(serializedBytes: got).connector.mode == .deactive)
-            let logo = await handlers.call(.getLogo, ConnectorsV1.GetLogoRequest(connectorID: id), as: stranger)
-            #expect(logo.failure?.code == .notFound, "GetLogo is a read: NOT_FOUND (no logo), not PERMISSION_DENIED")
-
-            // Root and the admin may change.
-            let root = Self.peer(uid: 0, gid: 0)
-            let moded = try await handlers.call(.setMode, ConnectorsV1.SetModeRequest(connectorID: id, mode: .deactive), as: root).get()
-            #expect(try ConnectorsV1.SetModeResponse(serializedBytes: moded).connector.mode == .deactive)
-            _ = try await handlers.call(.delete, ConnectorsV1.DeleteRequest(connectorID: id), as: admin).get()
-
-            // A policy by group.
-            var byGroup = Router()
-            ConnectorService(registry: registry, policy: AccessPolicy(adminGIDs: [4_200_000])).register(into: &byGroup)
-            let groupHandlers = Handlers(router: byGroup)
-            let member = Self.peer(uid: 4_300_000, gid: 4_200_000)
-            #expect(await groupHandlers.call(.register, ConnectorsV1.RegisterRequest(name: "by_group", description: "d"), as: member).failure == nil)
-            #expect(await groupHandlers.call(.register, ConnectorsV1.RegisterRequest(name: "by_other", description: "d"), as: stranger).failure == denied)
-
-            await registry.close()
         }
     }
     #endif

@@ -10,15 +10,18 @@ import Testing
 
 /// Start-up: what `ConnectorDaemon.init` and `run()` refuse, each with a
 /// one-line `DaemonError`, and a restart on the same data directory.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct DaemonStartupTests {
     /// The error `ConnectorDaemon.init` throws, or nil (recording an issue) if it succeeds.
+    /// A daemon made by mistake is run and stopped, so that what it opened is closed.
     static func initError(
         _ configuration: DaemonConfiguration, sourceLocation: SourceLocation = #_sourceLocation
-    ) -> DaemonError? {
+    ) async -> DaemonError? {
         do {
-            _ = try ConnectorDaemon(configuration: configuration, logger: .quiet)
+            let daemon = try ConnectorDaemon(configuration: configuration, logger: .quiet)
             Issue.record("expected ConnectorDaemon.init to fail", sourceLocation: sourceLocation)
+            daemon.stop()
+            try? await daemon.run()
             return nil
         } catch {
             #expect(!error.description.contains("\n"), "one line: \(error.description)", sourceLocation: sourceLocation)
@@ -52,7 +55,7 @@ struct DaemonStartupTests {
             _ = try await running.client.register(name: "first", description: "d")
             var second = running.configuration
             second.socketPath = directory("other.sock")
-            let error = Self.initError(second)
+            let error = await Self.initError(second)
             #expect(error?.description.contains("already using data directory") == true, "\(error?.description ?? "")")
             #expect(error?.description.contains(running.configuration.dataDirectory) == true)
             #expect(error?.description.contains("pid \(getpid())") == true, "\(error?.description ?? "")")
@@ -68,7 +71,7 @@ struct DaemonStartupTests {
             #expect(mkdir(configuration.dataDirectory, 0o700) == 0)
             let key = (0..<32).map { _ in UInt8.random(in: 0...255) }
             try Self.write(key, to: configuration.keyFilePath, mode: 0o644)
-            let error = Self.initError(configuration)
+            let error = await Self.initError(configuration)
             let message = error?.description ?? ""
             #expect(message.contains(configuration.keyFilePath), "\(message)")
             #expect(message.contains("mode 644") || message.contains("permission"), "\(message)")
@@ -76,7 +79,7 @@ struct DaemonStartupTests {
 
             // Group-readable only is refused too.
             #expect(chmod(configuration.keyFilePath, 0o640) == 0)
-            #expect(Self.initError(configuration)?.description.contains("mode 640") == true)
+            #expect(await Self.initError(configuration)?.description.contains("mode 640") == true)
 
             // Fixed: the failed starts released the lock, and the key is used as is.
             #expect(chmod(configuration.keyFilePath, 0o600) == 0)
@@ -94,7 +97,7 @@ struct DaemonStartupTests {
             let configuration = testConfiguration(in: directory)
             #expect(mkdir(configuration.dataDirectory, 0o700) == 0)
             try Self.write(Array(repeating: 7, count: 31), to: configuration.keyFilePath, mode: 0o600)
-            let error = Self.initError(configuration)
+            let error = await Self.initError(configuration)
             #expect(error?.description.contains(configuration.keyFilePath) == true, "\(error?.description ?? "")")
         }
     }
@@ -103,14 +106,14 @@ struct DaemonStartupTests {
         try await withTempDirectory { directory in
             var configuration = testConfiguration(in: directory)
             try Self.write(Array("not a directory".utf8), to: configuration.dataDirectory, mode: 0o600)
-            let error = Self.initError(configuration)
+            let error = await Self.initError(configuration)
             #expect(error?.description.contains(configuration.dataDirectory) == true, "\(error?.description ?? "")")
             #expect(error?.description.contains("not a directory") == true, "\(error?.description ?? "")")
             #expect(try String(contentsOfFile: configuration.dataDirectory, encoding: .utf8) == "not a directory", "left alone")
 
             // Below a regular file: cannot be created.
             configuration.dataDirectory = directory("data/below")
-            let below = Self.initError(configuration)
+            let below = await Self.initError(configuration)
             #expect(below?.description.contains("cannot create data directory") == true, "\(below?.description ?? "")")
         }
     }
@@ -121,7 +124,7 @@ struct DaemonStartupTests {
             let configuration = testConfiguration(in: directory)
             #expect(mkdir(configuration.dataDirectory, 0o500) == 0)
             defer { chmod(configuration.dataDirectory, 0o700) }
-            let error = Self.initError(configuration)
+            let error = await Self.initError(configuration)
             #expect(error?.description.contains("not writable") == true, "\(error?.description ?? "")")
         }
     }
