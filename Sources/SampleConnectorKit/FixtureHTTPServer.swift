@@ -8,6 +8,7 @@ import Synchronization
 public final class FixtureHTTPServer: Sendable {
     private let routes: Mutex<[String: FixtureRoute]>
     private let hits = Mutex<[String: Int]>([:])
+    private let holds = Mutex(Holds())
     private let channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
 
     /// The port it listens on.
@@ -59,6 +60,50 @@ public final class FixtureHTTPServer: Sendable {
     /// How many requests `path` has received.
     public func hitCount(_ path: String) -> Int { hits.withLock { $0[path] ?? 0 } }
 
+    /// Holds the requests to `path` (counted, then unanswered) until
+    /// `release(path)`: a fetch that stays in flight exactly as long as a test
+    /// needs, whatever the speed of the machine.
+    public func hold(_ path: String) {
+        holds.withLock { _ = $0.held.insert(path) }
+    }
+
+    /// Answers the requests held on `path`, and later ones at once, with the
+    /// route `path` has then.
+    public func release(_ path: String) {
+        let waiters = holds.withLock { holds in
+            holds.held.remove(path)
+            return holds.waiters.removeValue(forKey: path) ?? [:]
+        }
+        for waiter in waiters.values { waiter.resume() }
+    }
+
+    /// Waits while `path` is held (or until the task is cancelled).
+    private func waitWhileHeld(_ path: String) async {
+        let id = holds.withLock { holds in
+            holds.nextID += 1
+            return holds.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let waits = holds.withLock { holds in
+                    guard holds.held.contains(path), !Task.isCancelled else { return false }
+                    holds.waiters[path, default: [:]][id] = continuation
+                    return true
+                }
+                if !waits { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = holds.withLock { $0.waiters[path]?.removeValue(forKey: id) }
+            waiter?.resume()
+        }
+    }
+
+    private struct Holds {
+        var held: Set<String> = []
+        var waiters: [String: [Int: CheckedContinuation<Void, Never>]] = [:]
+        var nextID = 0
+    }
+
     private func serve() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             try await channel.executeThenClose { inbound in
@@ -74,6 +119,8 @@ public final class FixtureHTTPServer: Sendable {
                                     break
                                 case .end:
                                     self.hits.withLock { $0[path, default: 0] += 1 }
+                                    await self.waitWhileHeld(path)
+                                    try Task.checkCancellation()
                                     let route = self.routes.withLock { $0[path] } ?? .respond(status: 404, body: Array("not found\n".utf8))
                                     try await self.answer(route, on: responses)
                                 }

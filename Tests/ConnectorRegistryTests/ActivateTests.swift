@@ -6,7 +6,7 @@ import Testing
 
 /// Step 2 of the seed: Activate fetches connector.json from a running
 /// connector and stores its schema and logo.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct ActivateTests {
     @Test func activateStoresTheSampleConnectorSchema() async throws {
         try await withRegistryAndServer(SampleConnector.routes) { registry, server, files in

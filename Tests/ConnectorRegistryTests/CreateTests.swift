@@ -5,7 +5,7 @@ import Testing
 
 /// The deprecated single-step Create: fetch, validate, take the name from the
 /// schema, register and activate at once.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct CreateTests {
     @Test func createTakesTheNameFromTheSchema() async throws {
         try await withRegistryAndServer(SampleConnector.routes) { registry, server, _ in
@@ -75,7 +75,7 @@ struct CreateTests {
 
     @Test func unreachableIsUnavailable() async throws {
         let port = try await closedPort()
-        try await withRegistry(.with(connect: .seconds(1), total: .seconds(8))) { registry, _ in
+        try await withRegistry { registry, _ in
             let error = await expectError(.unavailable) {
                 try await registry.create(url: "http://127.0.0.1:\(port)/connector.json", secret: nil)
             }

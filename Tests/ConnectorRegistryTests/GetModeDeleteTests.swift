@@ -5,7 +5,7 @@ import SampleConnectorKit
 import Testing
 
 /// Get, GetLogo, SetMode and Delete.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct GetModeDeleteTests {
     // MARK: Get and GetLogo
 

@@ -5,7 +5,7 @@ import Testing
 
 /// List: ascending ids, an optional mode filter, page sizes, and opaque page
 /// tokens that neither lose nor repeat connectors while others register.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct ListTests {
     /// Registers `count` connectors named `prefix0`, `prefix1`, ... concurrently; returns their ids.
     static func registerMany(_ registry: ConnectorRegistry, _ count: Int, prefix: String = "c") async throws -> [Int64] {

@@ -5,7 +5,7 @@ import Testing
 
 /// Step 1 of the seed: Register stores a deactive connector with version 0.0.0
 /// and no URL, under the name, description and secret rules of issue 3.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct RegisterTests {
     static let nameRule = "use 1-64 characters of letters, digits, '_', '.' and '-', starting with a letter or digit"
 

@@ -6,7 +6,7 @@ import Testing
 
 /// Concurrent calls over the wire: one shared connection multiplexes them, and
 /// the registry keeps names unique.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct ConcurrencyTests {
     @Test func fiftyConcurrentRegistrationsOnOneClient() async throws {
         try await withDaemon { running, _ in

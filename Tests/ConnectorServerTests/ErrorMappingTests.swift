@@ -8,7 +8,7 @@ import Testing
 
 /// Every error of the seed (and of the issue) reaches the caller through the
 /// wire with its status code and message.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct ErrorMappingTests {
     static var routes: [String: FixtureRoute] {
         var routes = SampleConnector.routes

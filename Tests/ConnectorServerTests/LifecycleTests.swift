@@ -4,18 +4,19 @@ import ConnectorRegistry
 import ConnectorServer
 import SampleConnectorKit
 import TTRPC
+import TestSupport
 import Testing
 
 /// Calls in flight: the caller's deadline reaches the fetch, a second
 /// activation of the same connector is ABORTED, and a graceful stop lets a
 /// running call finish.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct LifecycleTests {
     @Test func callerDeadlineAndAbortedActivation() async throws {
         try await withTempDirectory { directory in
             var configuration = testConfiguration(in: directory)
-            // The daemon's own bound is far away: only the caller's deadline can end the fetch soon.
-            configuration.fetchLimits.totalTimeout = .seconds(40)
+            // The daemon's own bound is an hour away: only the caller's deadline can end the fetch soon.
+            configuration.fetchLimits.totalTimeout = .seconds(3600)
             var routes = SampleConnector.routes
             routes["/hang.json"] = .hang
             try await withDaemon(configuration) { running in
@@ -25,7 +26,7 @@ struct LifecycleTests {
                     let hangURL = server.url("/hang.json")
                     let slow = Task {
                         await capture {
-                            try await ConnectorClient.with(socketPath: socketPath, timeout: .seconds(2)) { client in
+                            try await ConnectorClient.with(socketPath: socketPath, timeout: .seconds(5)) { client in
                                 try await client.activate(id: id, url: hangURL)
                             }
                         }
@@ -43,10 +44,10 @@ struct LifecycleTests {
                     let result = await slow.value
                     #expect(result.failure?.code == .deadlineExceeded, "\(result)")
 
-                    // The daemon gave up at the caller's deadline, not after its own 40 s:
-                    // the connector can be activated again soon.
+                    // The daemon gave up at the caller's deadline, not after its own hour:
+                    // the connector can be activated again.
                     var activated: ConnectorsV1.ActivateResponse?
-                    _ = try await eventually(timeout: .seconds(15)) {
+                    _ = try await eventually {
                         switch await capture({ try await running.client.activate(id: id, url: server.url("/connector.json")) }) {
                         case .success(let response):
                             activated = response
@@ -65,7 +66,8 @@ struct LifecycleTests {
 
     @Test func gracefulStopLetsACallInFlightFinish() async throws {
         try await withTempDirectory { directory in
-            let configuration = testConfiguration(in: directory)
+            var configuration = testConfiguration(in: directory)
+            configuration.shutdownGracePeriod = .seconds(120)
             var routes = SampleConnector.routes
             routes["/slow.json"] = .json(
                 #"{"name": "slow", "version": "3.0.0", "logo_url": "/slow.svg", "tools": [], "templates": []}"#)
@@ -75,15 +77,17 @@ struct LifecycleTests {
                     let client = running.client
                     let id = try await client.register(name: "in_flight", description: "d").connector.id
                     let url = server.url("/slow.json")
+                    server.hold("/slow.svg")
                     let activation = Task { await capture { try await client.activate(id: id, url: url) } }
-                    // The schema is fetched; the logo is dripping.
+                    // The schema is fetched; the logo is held.
                     #expect(try await eventually { server.hitCount("/slow.svg") == 1 })
                     running.daemon.stop()
 
                     // No new connections once the stop began.
-                    let late = ConnectorClient(socketPath: running.socketPath, timeout: .seconds(3))
+                    let late = ConnectorClient(socketPath: running.socketPath, timeout: .seconds(30))
                     #expect(try await eventually { (await capture { try await late.list() }).failure?.code == .unavailable })
                     await late.close()
+                    server.release("/slow.svg")
 
                     // The call in flight completes (its logo is not an image: reported, not fatal).
                     let result = await activation.value

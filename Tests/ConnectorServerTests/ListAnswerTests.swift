@@ -15,7 +15,7 @@ import ConnectorServer
 /// connectors: they must be byte for byte what protobuf-c packs for the same
 /// `ListResponse`, hold exactly the connectors the registry has, and show
 /// every change at once.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(5)))
 struct ListAnswerTests {
     /// One List call: the decoded answer and its raw bytes.
     static func list(

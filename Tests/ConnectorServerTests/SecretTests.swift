@@ -11,7 +11,7 @@ import Testing
 /// A connector's secret is stored (sealed) but never sent back: no string field
 /// of any response holds it, nor do the raw response bytes; `hasSecret` says
 /// one is set.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct SecretTests {
     /// Records an issue for every string field of `connector` that holds `secret`.
     static func expectNoSecret(

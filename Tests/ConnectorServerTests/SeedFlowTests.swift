@@ -10,7 +10,7 @@ import Testing
 /// The seed's two-step flow, end to end over a real Unix socket: an in-process
 /// `ConnectorDaemon`, the typed `ConnectorClient`, and the sample connector
 /// served by a fixture HTTP server on 127.0.0.1.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct SeedFlowTests {
     @Test func registerActivateListGetLogoSetModeDelete() async throws {
         try await withDaemon { running, _ in

@@ -6,8 +6,10 @@ import Foundation
 import Glibc
 import Logging
 import NIOCore
+import NIOPosix
 import SampleConnectorKit
 import TTRPC
+import TestSupport
 import Testing
 
 // Shared helpers for the server tests: short temporary directories, an
@@ -74,8 +76,8 @@ extension Logger {
 func testConfiguration(in directory: TempDirectory, socket: String = "d.sock", data: String = "data") -> DaemonConfiguration {
     var configuration = DaemonConfiguration(socketPath: directory(socket), dataDirectory: directory(data))
     var limits = FetchLimits()
-    limits.connectTimeout = .seconds(2)
-    limits.totalTimeout = .seconds(8)
+    limits.connectTimeout = .seconds(30)
+    limits.totalTimeout = .seconds(120)
     configuration.fetchLimits = limits
     configuration.shutdownGracePeriod = .seconds(3)
     return configuration
@@ -98,7 +100,10 @@ func withDaemon<R>(
     sourceLocation: SourceLocation = #_sourceLocation,
     _ body: (RunningDaemon) async throws -> R
 ) async throws -> R {
-    let daemon = try ConnectorDaemon(configuration: configuration, environment: environment, logger: .quiet)
+    // Opening the data directory and the database blocks on the file system: off the cooperative pool.
+    let daemon = try await NIOThreadPool.singleton.runIfActive {
+        try ConnectorDaemon(configuration: configuration, environment: environment, logger: .quiet)
+    }
     return try await serve(daemon, sourceLocation: sourceLocation, body)
 }
 
@@ -242,15 +247,6 @@ func closedPort() async throws -> Int {
     try await FixtureHTTPServer.with(routes: [:]) { server in server.port }
 }
 
-/// Polls `condition` every 20 ms until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(15), _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    return try await condition()
-}
 
 // MARK: - Datagram sockets (systemd notify)
 
@@ -296,7 +292,7 @@ final class DatagramReceiver: @unchecked Sendable {
     }
 
     /// The next datagram, polling (never blocking a thread) for at most `timeout`.
-    func receive(timeout: Duration = .seconds(15)) async throws -> String? {
+    func receive(timeout: Duration = .seconds(120)) async throws -> String? {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let message = receiveNow() { return message }

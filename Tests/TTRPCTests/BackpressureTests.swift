@@ -1,9 +1,10 @@
 import NIOCore
 import TTRPC
+import TestSupport
 import Testing
 
 /// Bounds per connection: requests in flight and buffered output.
-@Suite("In-flight and output bounds", .timeLimit(.minutes(1)))
+@Suite("In-flight and output bounds", .timeLimit(.minutes(5)))
 struct BackpressureTests {
     struct Running: Sendable {
         var now = 0
@@ -62,11 +63,9 @@ struct BackpressureTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<4 { group.addTask { _ = try await client.callTest("Block") } }
                 #expect(await eventually { started.value == 2 })
+                // Answered while the first connection's two handlers still wait at the gate.
                 let other = TTRPCClient(socketPath: path)
-                let clock = ContinuousClock()
-                let start = clock.now
                 #expect(try await other.callTest("Echo", [9]) == [9])
-                #expect(clock.now - start < .seconds(2))
                 await other.close()
                 gate.open()
                 try await group.waitForAll()
@@ -93,13 +92,14 @@ struct BackpressureTests {
             }
             try await greedy.write(requests)
 
-            // The count settles: wait (up to 15 s, the machine may be busy) for
-            // two samples a second apart to agree.
+            // The count settles: once the bound is reached, wait (up to a minute,
+            // the machine may be busy) for two samples two seconds apart to agree.
+            #expect(await eventually { invocations.value >= inFlight })
             var first = -1
             var second = invocations.value
-            for _ in 0..<15 where first != second {
+            for _ in 0..<30 where first != second {
                 first = second
-                try await Task.sleep(for: .seconds(1))
+                try await Task.sleep(for: .seconds(2))
                 second = invocations.value
             }
             #expect(first == second, "handler invocations kept growing: \(first) -> \(second)")
@@ -114,21 +114,18 @@ struct BackpressureTests {
             // channel to be writable.
             #expect(second <= inFlight + 12, "\(second) handlers ran for a client that reads nothing")
 
-            // Another client on another connection is answered quickly.
+            // Another client on another connection is answered meanwhile.
             let other = TTRPCClient(socketPath: path)
-            let clock = ContinuousClock()
-            let start = clock.now
             for index in 0..<5 {
                 #expect(try await other.callTest("Echo", bytes(of: UInt32(index))) == bytes(of: UInt32(index)))
             }
             #expect(try await other.callTest("Big", bytes(of: 256 << 10)).count == 256 << 10)
-            #expect(clock.now - start < .seconds(2))
             await other.close()
 
             // Once the greedy client reads, the rest of its answers flow.
             var answered = 0
             while answered < requestCount {
-                let frame = try await greedy.readFrame(timeout: .seconds(20))
+                let frame = try await greedy.readFrame()
                 #expect(try frame.responsePayload()?.count == 256 << 10)
                 answered += 1
             }

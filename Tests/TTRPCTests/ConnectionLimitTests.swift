@@ -7,7 +7,7 @@ import Testing
 /// `maximumConnections`: past it the server accepts nothing, so new clients
 /// wait in the listen backlog (costing the server no file descriptor) and are
 /// served as soon as a connection closes.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct ConnectionLimitTests {
     @Test("past the limit a new connection waits unserved, and is served once another closes")
     func connectionsPastTheLimitWait() async throws {
@@ -26,7 +26,7 @@ struct ConnectionLimitTests {
             #expect(server.connectionCount == 2)
 
             held[0].close()
-            #expect(try await waiting.readFrame(timeout: .seconds(10)).responsePayload() == [7])
+            #expect(try await waiting.readFrame().responsePayload() == [7])
             #expect(server.connectionCount == 2)
             // The one still held is still served.
             try await held[1].write(requestFrame(streamID: 3, method: "Echo", payload: [8]))

@@ -1,5 +1,6 @@
 import NIOCore
 import TTRPC
+import TestSupport
 import Testing
 
 /// What the slow handler observed.
@@ -12,7 +13,8 @@ struct SlowRecord: Sendable {
 }
 
 /// A router whose `Slow` method sleeps 10 s (recording whether it was
-/// cancelled), `Gated` waits for `gate`, and `Echo` echoes.
+/// cancelled): a deadline shorter than that which is honoured ends it first,
+/// on a machine of any speed. `Gated` waits for `gate`, and `Echo` echoes.
 func slowRouter(_ record: Locked<SlowRecord>, gate: Gate = Gate()) -> Router {
     var router = Router.echo
     router.test("Slow") { payload, context in
@@ -37,9 +39,9 @@ func slowRouter(_ record: Locked<SlowRecord>, gate: Gate = Gate()) -> Router {
     return router
 }
 
-@Suite("Deadlines and cancellation", .timeLimit(.minutes(1)))
+@Suite("Deadlines and cancellation", .timeLimit(.minutes(5)))
 struct DeadlineTests {
-    @Test("timeout_nano is honoured: DEADLINE_EXCEEDED in time, and the handler is cancelled")
+    @Test("timeout_nano is honoured: DEADLINE_EXCEEDED, not before it, and the handler is cancelled")
     func serverHonoursTimeout() async throws {
         let record = Locked(SlowRecord())
         try await withServer(router: slowRouter(record)) { _, path async throws in
@@ -47,13 +49,12 @@ struct DeadlineTests {
             let clock = ContinuousClock()
             let start = clock.now
             try await socket.write(requestFrame(streamID: 1, method: "Slow", payload: [1], timeoutNanoseconds: 200_000_000))
-            let frame = try await socket.readFrame(timeout: .seconds(5))
+            let frame = try await socket.readFrame()
             let elapsed = clock.now - start
             #expect(frame.streamID == 1)
             #expect(try frame.responseError()?.code == .deadlineExceeded)
             #expect(elapsed >= .milliseconds(150))
-            #expect(elapsed < .seconds(2))
-            #expect(await eventually(timeout: .seconds(2)) { record.value.cancelled == 1 })
+            #expect(await eventually { record.value.cancelled == 1 })
             #expect(record.value.finished == 0)
             // The handler saw the deadline: 200 ms after the server received the call, which
             // was between the send and the answer (not a bound on scheduling delays).
@@ -76,8 +77,8 @@ struct DeadlineTests {
             let start = clock.now
             let error = await rpcError { _ = try await client.callTest("Slow", [1], timeout: .milliseconds(200)) }
             #expect(error?.code == .deadlineExceeded)
-            #expect(clock.now - start < .seconds(2))
-            #expect(await eventually(timeout: .seconds(2)) { record.value.cancelled == 1 })
+            #expect(clock.now - start >= .milliseconds(150))
+            #expect(await eventually { record.value.cancelled == 1 })
             #expect(record.value.deadlines.count == 1)
             #expect(try await client.callTest("Echo", [1]) == [1])
         }
@@ -95,7 +96,6 @@ struct DeadlineTests {
             let elapsed = clock.now - start
             #expect(error?.code == .deadlineExceeded)
             #expect(elapsed >= .milliseconds(250))
-            #expect(elapsed < .seconds(2))
 
             // The request carried timeout_nano of (at most) 300 ms.
             let connection = try await accepted
@@ -108,7 +108,7 @@ struct DeadlineTests {
 
             // A late answer for the abandoned stream is ignored; the next call works.
             try await connection.write(rawFrame(streamID: 1, type: 2, data: []))
-            async let second = rpcError { _ = try await client.callTest("Echo", [2], timeout: .seconds(5)) }
+            async let second = rpcError { _ = try await client.callTest("Echo", [2], timeout: .seconds(120)) }
             let next = try await connection.readFrame()
             #expect(next.streamID == 3)
             var answer = ByteBuffer()
@@ -128,7 +128,7 @@ struct DeadlineTests {
             let client = TTRPCClient(socketPath: path)
             let calls = Task {
                 for index in 0..<5 {
-                    _ = await rpcError { _ = try await client.callTest("Echo", [UInt8(index)], timeout: .seconds(5)) }
+                    _ = await rpcError { _ = try await client.callTest("Echo", [UInt8(index)], timeout: .seconds(120)) }
                 }
             }
             let connection = try await listener.accept()
@@ -159,11 +159,8 @@ struct DeadlineTests {
             // B: cancelled by its caller while the handler runs.
             let cancelled = Task { await rpcError { _ = try await client.callTest("Gated", [2]) } }
             #expect(await eventually { record.value.started == 2 })
-            let clock = ContinuousClock()
-            let start = clock.now
             cancelled.cancel()
             #expect(await cancelled.value?.code == .cancelled)
-            #expect(clock.now - start < .seconds(2))
 
             // A: a call with a deadline fails on its own.
             let timedOut = await rpcError { _ = try await client.callTest("Slow", [1], timeout: .milliseconds(200)) }
@@ -178,27 +175,24 @@ struct DeadlineTests {
         }
     }
 
-    @Test("a call whose task is already cancelled fails with CANCELLED at once")
+    /// Not DEADLINE_EXCEEDED at its 4 s deadline: CANCELLED, before the handler
+    /// (held at the gate until the end) could answer.
+    @Test("a call whose task is already cancelled fails with CANCELLED")
     func callFromCancelledTask() async throws {
         let record = Locked(SlowRecord())
         let gate = Gate()
         try await withServerAndClient(router: slowRouter(record, gate: gate)) { client, _ async throws in
             // Connect first, so the only await left in call() is the response.
             #expect(try await client.callTest("Echo", [1]) == [1])
-            let clock = ContinuousClock()
             let task = Task {
                 // Sleep until cancelled, then call with the task already cancelled.
-                try? await Task.sleep(for: .seconds(60))
-                let start = clock.now
-                let error = await rpcError { _ = try await client.callTest("Gated", [1], timeout: .seconds(4)) }
-                return (error, clock.now - start)
+                try? await Task.sleep(for: .seconds(3600))
+                return await rpcError { _ = try await client.callTest("Gated", [1], timeout: .seconds(4)) }
             }
-            try await Task.sleep(for: .milliseconds(50))
             task.cancel()
-            let (error, elapsed) = await task.value
+            let error = await task.value
             gate.open()
             #expect(error?.code == .cancelled, "got \(String(describing: error))")
-            #expect(elapsed < .seconds(2))
         }
     }
 }

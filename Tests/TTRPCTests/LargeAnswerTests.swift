@@ -10,7 +10,7 @@ import TTRPC
 /// Large answers are written after their frame's header rather than copied
 /// into the frame: the bytes on the wire must be the same, and concurrent
 /// answers on one connection must not interleave.
-@Suite("Large answers", .timeLimit(.minutes(1)))
+@Suite("Large answers", .timeLimit(.minutes(5)))
 struct LargeAnswerTests {
     /// `count` bytes that differ from one answer to the next (one value per
     /// answer: cheap to make and compare in a debug build, and an answer

@@ -13,7 +13,7 @@ struct SeenCall: Sendable {
     var hasDeadline: Bool
 }
 
-@Suite("TTRPCClient calls TTRPCServer", .timeLimit(.minutes(1)))
+@Suite("TTRPCClient calls TTRPCServer", .timeLimit(.minutes(5)))
 struct ServerCallTests {
     @Test("an echo call succeeds; metadata and the caller's credentials reach the handler")
     func echoWithMetadataAndCredentials() async throws {

@@ -2,9 +2,10 @@ import Foundation
 import Glibc
 import NIOCore
 import TTRPC
+import TestSupport
 import Testing
 
-@Suite("Server lifetime", .timeLimit(.minutes(1)))
+@Suite("Server lifetime", .timeLimit(.minutes(5)))
 struct ServerLifetimeTests {
     static func mode(of path: String) -> (isSocket: Bool, permissions: UInt32)? {
         var info = stat()
@@ -118,7 +119,7 @@ struct ServerLifetimeTests {
             // New connections are refused: the listener closes at once (the
             // file stays until run() returns). Connecting only once it is gone
             // keeps clear of the crash in ShutdownRaceTests.
-            #expect(await eventually(timeout: .seconds(3)) { !hasListeningSocket(inDirectory: directory) })
+            #expect(await eventually { !hasListeningSocket(inDirectory: directory) })
             #expect(fileExists(path))
             do {
                 _ = try RawSocket.connect(path)
@@ -131,25 +132,25 @@ struct ServerLifetimeTests {
 
             gate.open()
             #expect(try await inFlight.value == [1, 2, 3])
-            #expect(await eventually(timeout: .seconds(3)) { handle.hasReturned })
+            #expect(await eventually { handle.hasReturned })
             if case .failure(let error) = await handle.result() { Issue.record("run() threw \(error)") }
             #expect(!fileExists(path))
             await client.close()
         }
     }
 
-    @Test("graceful shutdown of an idle server returns at once and removes the file")
+    /// With an hour's grace period: returning at all shows it did not wait for it.
+    @Test("graceful shutdown of an idle server does not wait for the grace period, and removes the file")
     func gracefulShutdownIdle() async throws {
         try await withSocketPath { path async throws in
-            let handle = try await ServerHandle.start(.init(socketPath: path), router: .echo)
+            var configuration = TTRPCServer.Configuration(socketPath: path)
+            configuration.shutdownGracePeriod = .seconds(3600)
+            let handle = try await ServerHandle.start(configuration, router: .echo)
             // An idle connection does not hold the server up.
             let client = TTRPCClient(socketPath: path)
             #expect(try await client.callTest("Echo", [1]) == [1])
-            let clock = ContinuousClock()
-            let start = clock.now
             handle.server.beginGracefulShutdown()
-            #expect(await eventually(timeout: .seconds(3)) { handle.hasReturned })
-            #expect(clock.now - start < .seconds(3))
+            #expect(await eventually { handle.hasReturned })
             #expect(!fileExists(path))
             // The idle connection was closed: the next call cannot reconnect.
             #expect(await rpcError { _ = try await client.callTest("Echo", [1]) }?.code == .unavailable)
@@ -170,7 +171,7 @@ struct ServerLifetimeTests {
             let clock = ContinuousClock()
             let start = clock.now
             handle.server.beginGracefulShutdown()
-            #expect(await eventually(timeout: .seconds(3)) { handle.hasReturned })
+            #expect(await eventually { handle.hasReturned })
             #expect(clock.now - start >= .milliseconds(250))
             let error = await inFlight.value
             #expect(error?.code == .cancelled || error?.code == .unavailable, "got \(String(describing: error))")
@@ -180,15 +181,14 @@ struct ServerLifetimeTests {
         }
     }
 
-    @Test("a server shut down before it runs returns at once")
+    @Test("a server shut down before it runs returns")
     func shutdownBeforeRun() async throws {
         try await withSocketPath { path async throws in
-            let server = TTRPCServer(configuration: .init(socketPath: path), router: .echo)
+            var configuration = TTRPCServer.Configuration(socketPath: path)
+            configuration.shutdownGracePeriod = .seconds(3600)
+            let server = TTRPCServer(configuration: configuration, router: .echo)
             server.beginGracefulShutdown()
-            let clock = ContinuousClock()
-            let start = clock.now
             try await server.run()
-            #expect(clock.now - start < .seconds(3))
             #expect(!fileExists(path))
         }
     }
@@ -204,7 +204,7 @@ struct ServerLifetimeTests {
     }
 }
 
-@Suite("Reconnection", .timeLimit(.minutes(1)))
+@Suite("Reconnection", .timeLimit(.minutes(5)))
 struct ReconnectTests {
     @Test("a dropped connection fails every pending call with UNAVAILABLE; the next call reconnects to a new server")
     func dropThenReconnect() async throws {
@@ -219,12 +219,9 @@ struct ReconnectTests {
             // The peer goes away with three calls unanswered.
             connection.close()
             listener.close()
-            let clock = ContinuousClock()
-            let start = clock.now
             for call in pending {
                 #expect(await call.value?.code == .unavailable)
             }
-            #expect(clock.now - start < .seconds(2))
 
             // A real server takes over the (now stale) socket path.
             try await withServer(.init(socketPath: path), router: .echo) { _ async throws in
@@ -243,11 +240,8 @@ struct ReconnectTests {
             #expect(try await client.callTest("Echo", [1]) == [1])
             let pending = Task { await rpcError { _ = try await client.callTest("Slow", [2]) } }
             #expect(await eventually { record.value.started == 1 })
-            let clock = ContinuousClock()
-            let start = clock.now
             await first.stop()
             let error = await pending.value
-            #expect(clock.now - start < .seconds(3))
             // Stopped by cancellation, the server may answer CANCELLED before it
             // closes; otherwise the drop is UNAVAILABLE.
             #expect(error?.code == .unavailable || error?.code == .cancelled, "got \(String(describing: error))")

@@ -1,6 +1,7 @@
 import Glibc
 import NIOCore
 import TTRPC
+import TestSupport
 import Testing
 
 /// Clients that connect while the server stops. A connection accepted after
@@ -9,7 +10,7 @@ import Testing
 /// finished, NIOAsyncWriter's deinit traps and the whole process dies with
 /// "Deinited NIOAsyncWriter without calling finish()". These tests crashed the
 /// test process every time before TTRPCServer closed such connections itself.
-@Suite("Shutdown races", .timeLimit(.minutes(1)))
+@Suite("Shutdown races", .timeLimit(.minutes(5)))
 struct ShutdownRaceTests {
     /// Connects in a loop (keeping the sockets open) until told to stop.
     static func connectStorm(_ path: String, until stop: Locked<Bool>) -> Task<Int, Never> {
@@ -34,7 +35,7 @@ struct ShutdownRaceTests {
                 let storm = Self.connectStorm(path, until: stop)
                 try await Task.sleep(for: .milliseconds(20))
                 handle.server.beginGracefulShutdown()
-                #expect(await eventually(timeout: .seconds(5)) { handle.hasReturned }, "round \(round)")
+                #expect(await eventually { handle.hasReturned }, "round \(round)")
                 stop.withLock { $0 = true }
                 #expect(await storm.value > 0)
                 await handle.stop()

@@ -308,7 +308,7 @@ final class RawSocket: @unchecked Sendable {
     }
 
     /// Writes every byte, waiting (asynchronously) while the socket is full.
-    func write(_ bytes: [UInt8], timeout: Duration = .seconds(20)) async throws {
+    func write(_ bytes: [UInt8], timeout: Duration = .seconds(120)) async throws {
         let deadline = ContinuousClock.now + timeout
         var offset = 0
         while offset < bytes.count {
@@ -341,7 +341,7 @@ final class RawSocket: @unchecked Sendable {
     }
 
     /// Reads exactly `count` bytes.
-    func read(count: Int, timeout: Duration = .seconds(5)) async throws -> [UInt8] {
+    func read(count: Int, timeout: Duration = .seconds(120)) async throws -> [UInt8] {
         let deadline = ContinuousClock.now + timeout
         while inbox.count < count {
             switch try fill() {
@@ -358,7 +358,7 @@ final class RawSocket: @unchecked Sendable {
     }
 
     /// Reads one frame.
-    func readFrame(timeout: Duration = .seconds(5)) async throws -> RawFrame {
+    func readFrame(timeout: Duration = .seconds(120)) async throws -> RawFrame {
         let deadline = ContinuousClock.now + timeout
         let header = try await read(count: Frame.headerSize, timeout: timeout)
         func u32(_ offset: Int) -> UInt32 {
@@ -442,7 +442,7 @@ final class RawListener: @unchecked Sendable {
         Glibc.close(fd)
     }
 
-    func accept(timeout: Duration = .seconds(5)) async throws -> RawSocket {
+    func accept(timeout: Duration = .seconds(120)) async throws -> RawSocket {
         let deadline = ContinuousClock.now + timeout
         while true {
             let connection = Glibc.accept(fd, nil, nil)
@@ -522,15 +522,6 @@ final class Gate: Sendable {
     }
 }
 
-/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
-func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while !condition() {
-        guard ContinuousClock.now < deadline else { return false }
-        try? await Task.sleep(for: .milliseconds(5))
-    }
-    return true
-}
 
 /// A deterministic random number generator (SplitMix64) for the fuzz tests.
 struct SeededGenerator: RandomNumberGenerator {
