@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+import NIOPosix
 
 /// The registry of connectors: the only writer of the store.
 ///
@@ -35,10 +36,12 @@ public actor ConnectorRegistry {
         self.logger = logger
     }
 
-    /// Closes the HTTP client and the database.
+    /// Closes the HTTP client and the database (which waits for the writes in
+    /// progress: on NIO's thread pool, not on a thread of Swift's cooperative pool).
     public func close() async {
         await fetcher.shutdown()
-        try? store.close()
+        let store = store
+        try? await NIOThreadPool.singleton.runIfActive { try store.close() }
     }
 
     // MARK: Register
@@ -267,11 +270,16 @@ public actor ConnectorRegistry {
         } catch {
             throw Self.schemaFetchError(error)
         }
+        // Parsing up to 4 MiB is a long loop with no suspension point: on NIO's
+        // thread pool, not on one of the few threads of Swift's cooperative pool.
+        let parsed = try? await NIOThreadPool.singleton.runIfActive {
+            Result { () throws(SchemaFault) in try ConnectorSchema(parsing: body) }
+        }
         var schema: ConnectorSchema
-        do {
-            schema = try ConnectorSchema(parsing: body)
-        } catch {
-            throw ConnectorRegistryError(.failedPrecondition, error.message)
+        switch parsed {
+        case .success(let value)?: schema = value
+        case .failure(let fault)?: throw ConnectorRegistryError(.failedPrecondition, fault.message)
+        case nil: throw ConnectorRegistryError(.cancelled, "activation cancelled")
         }
         guard !schema.logoURL.isEmpty else { return (schema, nil, "") }
 
