@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
-swift build -c release
+swift build -c release --product connectord
 exec .build/release/connectord "$@"
