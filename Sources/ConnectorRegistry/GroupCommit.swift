@@ -45,8 +45,14 @@ final class GroupCommit: Sendable {
         self.database = database
     }
 
+    /// How many writes wait for the next commit (for tests).
+    var queuedCount: Int { state.withLock { $0.queue.count } }
+
     /// Runs `body` in a durable transaction shared with the writes that arrive
     /// meanwhile, and returns its result once that transaction is committed.
+    ///
+    /// Cancelling the caller does not cancel the write: it is committed (or
+    /// fails) with its batch, and the caller is told which.
     /// - Throws: what `body` throws, or the error of the shared transaction.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let outcome = Mutex<Result<T, any Error>?>(nil)
@@ -82,13 +88,20 @@ final class GroupCommit: Sendable {
             defer { state.queue.removeFirst(count) }
             return Array(state.queue.prefix(count))
         }
-        do {
-            try await database.write { db in
-                for write in batch {
-                    try db.inSavepoint { write.run(db) ? .commit : .rollback }
-                }
-            }
-        } catch {
+        // Not `database.write`: GRDB cancels that with the task awaiting it, and
+        // this task is one caller's (the leader's). The batch holds other
+        // callers' writes: it commits whatever becomes of the leader's caller,
+        // and every writer, the leader included, gets the outcome on disk.
+        let committed = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, any Error>, Never>) in
+            database.asyncWrite(
+                { db in
+                    for write in batch {
+                        try db.inSavepoint { write.run(db) ? .commit : .rollback }
+                    }
+                },
+                completion: { _, result in continuation.resume(returning: result) })
+        }
+        if case .failure(let error) = committed {
             for write in batch { write.fail(error) }
         }
         let next = state.withLock { state in

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import ConnectorRegistry
@@ -8,7 +9,7 @@ import Testing
 /// Group commit on a real SQLite file: concurrent writes share transactions,
 /// each writer gets its own result once its transaction is committed, and a
 /// write that fails is rolled back alone.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct GroupCommitTests {
     @Test("200 concurrent writes: every one committed with its own result, in far fewer transactions")
     func concurrentWritesShareCommits() async throws {
@@ -90,6 +91,57 @@ struct GroupCommitTests {
             let page = try await registry.list(mode: nil, pageSize: 100, pageToken: "")
             #expect(Set(page.connectors.map(\.name)) == Set((0..<10).map { "dup_\($0)" }))
             #expect(Set(page.connectors.map(\.id)) == Set(ids))
+        }
+    }
+
+    /// The leader of a batch commits it in its caller's task. That caller
+    /// cancelled (its deadline passed, it hung up) must not fail the others:
+    /// GRDB cancels an async write with the task awaiting it.
+    @Test("a batch of 100 whose leader's caller is cancelled is committed, and every writer is told its outcome")
+    func cancelledLeaderDoesNotSinkItsBatch() async throws {
+        try await withScratchDatabase { pool, _ in
+            let writes = GroupCommit(database: pool)
+            // A first write holds the writer (on GRDB's queue, not a cooperative thread)
+            // while the batch of 100 gathers behind it.
+            let release = DispatchSemaphore(value: 0)
+            let holding = Mutex(false)
+            async let first: Void = writes.write { db in
+                holding.withLock { $0 = true }
+                release.wait()
+                try db.execute(sql: "INSERT INTO item (value) VALUES (-1)")
+            }
+            #expect(await eventually { holding.withLock { $0 } })
+
+            func insert(_ value: Int) -> Task<Int64, any Error> {
+                Task {
+                    try await writes.write { db in
+                        try db.execute(sql: "INSERT INTO item (value) VALUES (?)", arguments: [value])
+                        return db.lastInsertedRowID
+                    }
+                }
+            }
+            // The oldest waiter leads the next batch.
+            let leader = insert(0)
+            #expect(await eventually { writes.queuedCount == 1 })
+            let others = (1..<100).map(insert)
+            #expect(await eventually { writes.queuedCount == 100 })
+            leader.cancel()
+            release.signal()
+            try await first
+
+            var acknowledged: Set<Int> = []
+            for (offset, task) in others.enumerated() {
+                if case .success = await task.result { acknowledged.insert(offset + 1) }
+            }
+            #expect(acknowledged == Set(1..<100), "writes failed with their leader's caller")
+            let leaderOutcome = await leader.result
+            let stored = try await pool.read { db in Set(try Int.fetchAll(db, sql: "SELECT value FROM item WHERE value >= 0")) }
+            #expect(stored.isSuperset(of: Set(1..<100)))
+            // The leader's own caller is told what is on disk.
+            switch leaderOutcome {
+            case .success: #expect(stored.contains(0), "acknowledged but not stored")
+            case .failure(let error): #expect(!stored.contains(0), "stored but the caller was told \(error)")
+            }
         }
     }
 
