@@ -23,6 +23,9 @@ public struct Connector: Sendable, Hashable {
     public var hasSecret: Bool
     public var createdAt: Timestamp
     public var updatedAt: Timestamp
+    /// The registry-wide revision of the connector's last change: strictly
+    /// increasing across all connectors, durable, never reused.
+    public var revision: UInt64
 
     /// Whether the connector has ever been activated (it has a schema URL).
     public var isActivated: Bool { !url.isEmpty }

@@ -14,7 +14,6 @@ public actor ConnectorRegistry {
     private let secrets: SecretBox
     private let fetcher: SchemaFetcher
     private let logger: Logger
-    private let cache = ConnectorCache(capacity: 4096)
     private var activating: Set<Int64> = []
 
     /// Opens the registry.
@@ -84,7 +83,6 @@ public actor ConnectorRegistry {
         guard let connector = try await storage({ try await store.activate(id: id, with: activation) }) else {
             throw .notFound(id: id)  // deleted while its schema was being fetched
         }
-        cache.store(connector)
         logger.info("activated connector", metadata: ["id": "\(id)", "url": "\(schemaURL)", "tools": "\(schema.toolsCount)"])
         return Outcome(connector: connector, message: "Connector '\(connector.name)' activated successfully" + logoNote)
     }
@@ -117,17 +115,17 @@ public actor ConnectorRegistry {
     /// One connector.
     /// - Throws: NOT_FOUND.
     public nonisolated func connector(id: Int64) async throws(ConnectorRegistryError) -> Connector {
-        if let cached = cache.connector(id: id) { return cached.connector }
-        let generation = cache.generation
-        guard let connector = try await storage({ try await store.connector(id: id) }) else { throw .notFound(id: id) }
-        cache.fill(connector, readAt: generation)
+        if let cached = store.model.connector(id: id) { return cached.connector }
+        let (read, snapshot) = try await storage { try await store.connector(id: id) }
+        guard let connector = read else { throw .notFound(id: id) }
+        store.model.fill([connector], readAt: snapshot)
         return connector
     }
 
     /// The connector if it is in memory, without touching the database; nil
     /// means "not cached", not "not found". For answers on a hot path.
     public nonisolated func cachedConnector(id: Int64) -> CachedConnector? {
-        cache.connector(id: id)
+        store.model.connector(id: id)
     }
 
     /// One page of connectors by ascending id, optionally of one mode.
@@ -142,7 +140,7 @@ public actor ConnectorRegistry {
     /// - Throws: INVALID_ARGUMENT for a page size over 1,000 or a bad token.
     public nonisolated func list(mode: ConnectorMode?, pageSize: Int, pageToken: String) async throws(ConnectorRegistryError) -> ConnectorPage {
         let page = try await cachedList(mode: mode, pageSize: pageSize, pageToken: pageToken)
-        return ConnectorPage(connectors: page.entries.map(\.connector), nextPageToken: page.nextPageToken)
+        return ConnectorPage(connectors: page.entries.map(\.connector), nextPageToken: page.nextPageToken, revision: page.revision)
     }
 
     /// `list`, with each connector's cache revision where it has one, for
@@ -159,24 +157,23 @@ public actor ConnectorRegistry {
             throw ConnectorRegistryError(.invalidArgument, "page_size must be between 1 and 1000, not \(pageSize)")
         }
         let afterID = try PageToken.decode(pageToken, mode: mode)
-        let cache = cache
-        let generation = cache.generation
+        let model = store.model
         let scanned = try await storage {
-            try await store.page(afterID: afterID, mode: mode, size: size, cached: { cache.connectors(ids: $0) })
+            try await store.page(afterID: afterID, mode: mode, size: size, cached: { model.connectors(ids: $0) })
         }
-        let filled = scanned.read.isEmpty ? nil : cache.fill(scanned.read, readAt: generation)
+        let filled = scanned.read.isEmpty ? nil : model.fill(scanned.read, readAt: scanned.snapshot)
 
-        var entries: [CachedConnectorPage.Entry] = []
+        var entries: [CachedConnector] = []
         entries.reserveCapacity(scanned.ids.count)
         var readIndex = 0
         for (id, cached) in zip(scanned.ids, scanned.cached) {
             if let cached {
                 // A cached connector may have changed mode since its id was selected.
                 if let mode, cached.mode != mode { continue }
-                entries.append(.cached(cached))
+                entries.append(cached)
             } else if readIndex < scanned.read.count, scanned.read[readIndex].id == id {
                 // Read from the snapshot that selected it: of the mode asked.
-                entries.append(filled.map { .cached($0[readIndex]) } ?? .uncached(scanned.read[readIndex]))
+                entries.append(filled?[readIndex] ?? CachedConnector(scanned.read[readIndex]))
                 readIndex += 1
             } else {
                 // The store reads every id not cached, from the snapshot that selected it.
@@ -185,7 +182,7 @@ public actor ConnectorRegistry {
         }
         // From the ids scanned, not the connectors kept: none skipped or repeated.
         let next = scanned.hasMore ? PageToken.encode(afterID: scanned.ids.last!, mode: mode) : ""
-        return CachedConnectorPage(entries: entries, nextPageToken: next)
+        return CachedConnectorPage(entries: entries, nextPageToken: next, revision: scanned.snapshot)
     }
 
     /// The stored logo.
@@ -216,7 +213,6 @@ public actor ConnectorRegistry {
                 "Connector '\(current.name)' has not been activated; activate it first with its connector URL")
         }
         guard let updated = try await storage({ try await store.setMode(id: id, to: mode) }) else { throw .notFound(id: id) }
-        cache.store(updated)
         logger.info("changed connector mode", metadata: ["id": "\(id)", "mode": "\(mode.rawValue)"])
         return updated
     }
@@ -225,7 +221,6 @@ public actor ConnectorRegistry {
     /// - Throws: NOT_FOUND.
     public func delete(id: Int64) async throws(ConnectorRegistryError) -> Outcome {
         guard let deleted = try await storage({ try await store.delete(id: id) }) else { throw .notFound(id: id) }
-        cache.remove(id: id)
         logger.info("deleted connector", metadata: ["id": "\(id)", "name": "\(deleted.name)"])
         return Outcome(connector: deleted, message: "Connector '\(deleted.name)' deleted successfully")
     }
@@ -246,11 +241,9 @@ public actor ConnectorRegistry {
     private func insert(name: String, description: String, secret: String?, activation: Activation?) async throws(ConnectorRegistryError) -> Connector {
         let secrets = secrets
         do {
-            let connector = try await store.insert(name: name, description: description, activation: activation) { id in
+            return try await store.insert(name: name, description: description, activation: activation) { id in
                 try secret.map { try secrets.seal($0, connectorID: id) }
             }
-            cache.store(connector)
-            return connector
         } catch let error as ConnectorRegistryError where error.code == .alreadyExists {
             throw .nameTaken(name)
         } catch {
@@ -369,5 +362,8 @@ extension ConnectorRegistry {
         public var connectors: [Connector]
         /// Empty on the last page.
         public var nextPageToken: String
+        /// The registry's revision the page was read at: every change up to
+        /// it is in the page; a watch from the next one misses nothing.
+        public var revision: UInt64
     }
 }

@@ -4,6 +4,8 @@ internal import GRDB
 /// The connectors table in SQLite (WAL, `synchronous = FULL`): every write
 /// that returns is on disk.
 ///
+/// Every change gets the next registry-wide revision in its transaction, and
+/// once committed is applied to `model` before its writer is answered.
 /// Reads run on GRDB's reader pool in parallel with writes; writes are
 /// serialized by SQLite. Uniqueness of names (case-insensitive) is the
 /// database's job, not a check before insert.
@@ -11,9 +13,11 @@ struct ConnectorStore: Sendable {
     private let database: DatabasePool
     /// Every write goes through it: concurrent writes share a commit.
     private let writes: GroupCommit
+    /// The connectors in memory, fed the committed changes in revision order.
+    let model: ReadModel
 
     /// Opens (creating if needed) the database at `path` and migrates it.
-    init(path: String) throws {
+    init(path: String, modelCapacity: Int = 4096) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.maximumReaderCount = 4
@@ -27,6 +31,7 @@ struct ConnectorStore: Sendable {
         try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(database)
         writes = GroupCommit(database: database)
+        model = ReadModel(revision: try database.read(Self.revision), capacity: modelCapacity)
     }
 
     /// The writer connection's `PRAGMA synchronous` (2 is FULL).
@@ -60,7 +65,36 @@ struct ConnectorStore: Sendable {
                 """)
             try db.execute(sql: "CREATE INDEX mcp_connectors_mode ON mcp_connectors(mode, id)")
         }
+        migrator.registerMigration("v2: revisions") { db in
+            // Existing connectors get revisions 1...n by id; the registry's is n.
+            try db.execute(sql: """
+                ALTER TABLE mcp_connectors ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+                UPDATE mcp_connectors SET revision = (SELECT count(*) FROM mcp_connectors AS earlier WHERE earlier.id <= mcp_connectors.id);
+                CREATE TABLE registry_revision (
+                    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                    revision INTEGER NOT NULL CHECK (revision >= 0)
+                ) STRICT;
+                INSERT INTO registry_revision (singleton, revision) VALUES (1, (SELECT count(*) FROM mcp_connectors));
+                """)
+        }
         return migrator
+    }
+
+    /// The revision of the last committed change, as the transaction of `db` sees it.
+    private static func revision(_ db: Database) throws -> UInt64 {
+        try UInt64.fetchOne(db.cachedStatement(sql: "SELECT revision FROM registry_revision")) ?? 0
+    }
+
+    /// Takes the next revision, in the transaction of the change it numbers
+    /// (rolled back with it: committed revisions have no gaps).
+    private static func nextRevision(_ db: Database) throws -> UInt64 {
+        try db.cachedStatement(sql: "UPDATE registry_revision SET revision = revision + 1").execute()
+        return try revision(db)
+    }
+
+    /// The revision of the last committed change.
+    func revision() async throws -> UInt64 {
+        try await database.read(Self.revision)
     }
 
     /// The columns of a `Connector`: everything but the logo bytes and the secret.
@@ -68,8 +102,9 @@ struct ConnectorStore: Sendable {
 
     // MARK: Reads
 
-    func connector(id: Int64) async throws -> Connector? {
-        try await database.read { db in try Self.fetchConnector(db, id: id) }
+    /// The connector, and the revision of the snapshot it was read from.
+    func connector(id: Int64) async throws -> (connector: Connector?, snapshot: UInt64) {
+        try await database.read { db in (try Self.fetchConnector(db, id: id), try Self.revision(db)) }
     }
 
     /// One page by ascending id: the ids of up to `size` connectors above
@@ -102,7 +137,7 @@ struct ConnectorStore: Sendable {
                     arguments: StatementArguments(missing))
                 while let row = try rows.next() { read.append(try Connector(row: row)) }
             }
-            return ScannedPage(ids: pageIDs, hasMore: ids.count > size, cached: found, read: read)
+            return ScannedPage(ids: pageIDs, hasMore: ids.count > size, cached: found, read: read, snapshot: try Self.revision(db))
         }
     }
 
@@ -147,71 +182,87 @@ struct ConnectorStore: Sendable {
     ) async throws -> Connector {
         try await write { db in
             let now = Timestamp.now().microseconds
+            let revision = try Self.nextRevision(db)
             try db.cachedStatement(
-                sql: "INSERT INTO mcp_connectors (name, description, mode, created_at, updated_at) VALUES (?, ?, 'deactive', ?, ?)"
-            ).execute(arguments: [name, description, now, now])
+                sql: "INSERT INTO mcp_connectors (name, description, mode, created_at, updated_at, revision) VALUES (?, ?, 'deactive', ?, ?, ?)"
+            ).execute(arguments: [name, description, now, now, revision])
             let id = db.lastInsertedRowID
             if let sealed = try seal(id) {
                 try db.execute(sql: "UPDATE mcp_connectors SET sealed_secret = ? WHERE id = ?", arguments: [Data(sealed), id])
             }
-            if let activation { try Self.apply(activation, to: id, db) }
+            if let activation { try Self.apply(activation, to: id, revision: revision, db) }
             return try Self.fetchConnector(db, id: id)!
-        }
+        } change: { .stored($0) }
     }
 
     /// Stores a fetched schema and sets the connector active; nil if the
     /// connector no longer exists.
     func activate(id: Int64, with activation: Activation) async throws -> Connector? {
         try await write { db in
-            try Self.apply(activation, to: id, db)
-            return db.changesCount == 0 ? nil : try Self.fetchConnector(db, id: id)
-        }
+            guard try Self.exists(db, id: id) else { return nil }  // deleted while its schema was fetched
+            try Self.apply(activation, to: id, revision: try Self.nextRevision(db), db)
+            return try Self.fetchConnector(db, id: id)
+        } change: { $0.map(ConnectorChange.stored) }
     }
 
     /// Sets the mode; nil if the connector does not exist.
     func setMode(id: Int64, to mode: ConnectorMode) async throws -> Connector? {
         try await write { db in
+            guard try Self.exists(db, id: id) else { return nil }
             try db.execute(
-                sql: "UPDATE mcp_connectors SET mode = ?, updated_at = ? WHERE id = ?",
-                arguments: [mode.rawValue, Timestamp.now().microseconds, id])
-            return db.changesCount == 0 ? nil : try Self.fetchConnector(db, id: id)
-        }
+                sql: "UPDATE mcp_connectors SET mode = ?, updated_at = ?, revision = ? WHERE id = ?",
+                arguments: [mode.rawValue, Timestamp.now().microseconds, try Self.nextRevision(db), id])
+            return try Self.fetchConnector(db, id: id)
+        } change: { $0.map(ConnectorChange.stored) }
     }
 
-    /// Deletes a connector with its logo and secret; returns what was deleted.
+    /// Deletes a connector with its logo and secret; returns what was deleted,
+    /// with the revision of its deletion.
     func delete(id: Int64) async throws -> Connector? {
         try await write { db in
-            guard let connector = try Self.fetchConnector(db, id: id) else { return nil }
+            guard var connector = try Self.fetchConnector(db, id: id) else { return nil }
             try db.execute(sql: "DELETE FROM mcp_connectors WHERE id = ?", arguments: [id])
+            connector.revision = try Self.nextRevision(db)
             return connector
-        }
+        } change: { $0.map { .deleted(id: $0.id, revision: $0.revision) } }
     }
 
     /// Runs a write in a durable transaction (shared with concurrent writes),
-    /// turning a duplicate name into ALREADY_EXISTS.
-    private func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+    /// turning a duplicate name into ALREADY_EXISTS. The change it made, if
+    /// any, is applied to the model once committed, before the writer is answered.
+    private func write<T: Sendable>(
+        _ body: @Sendable @escaping (Database) throws -> T, change: @Sendable @escaping (T) -> ConnectorChange?
+    ) async throws -> T {
+        let model = model
         do {
-            return try await writes.write(body)
+            return try await writes.write(body) { result in
+                if let change = change(result) { model.apply(CollectionOfOne(change)) }
+            }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
             throw ConnectorRegistryError(.alreadyExists, "name already exists")
         }
     }
 
-    private static func apply(_ activation: Activation, to id: Int64, _ db: Database) throws {
+    private static func exists(_ db: Database, id: Int64) throws -> Bool {
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM mcp_connectors WHERE id = ?)"), arguments: [id]) ?? false
+    }
+
+    /// Stores an activation, the change numbered `revision`.
+    private static func apply(_ activation: Activation, to id: Int64, revision: UInt64, _ db: Database) throws {
         let schema = activation.schema
         try db.execute(
             sql: """
                 UPDATE mcp_connectors SET url = ?, mode = 'active', version = ?,
                     description = CASE WHEN ? <> '' THEN ? ELSE description END,
                     tools = ?, tools_count = ?, templates = ?, templates_count = ?, server_config = ?,
-                    logo_url = ?, logo = ?, logo_content_type = ?, updated_at = ?
+                    logo_url = ?, logo = ?, logo_content_type = ?, updated_at = ?, revision = ?
                 WHERE id = ?
                 """,
             arguments: [
                 activation.url, schema.version, schema.description, schema.description,
                 schema.toolsJSON, schema.toolsCount, schema.templatesJSON, schema.templatesCount, schema.configJSON,
                 schema.logoURL, activation.logo.map { Data($0.data) }, activation.logo?.contentType,
-                Timestamp.now().microseconds, id,
+                Timestamp.now().microseconds, revision, id,
             ])
     }
 
@@ -242,6 +293,8 @@ struct ScannedPage: Sendable {
     var cached: [CachedConnector?]
     /// The connectors read from the database, by ascending id.
     var read: [Connector]
+    /// The revision of the snapshot the page was read from.
+    var snapshot: UInt64
 }
 
 /// What an activation stores: the schema, where it came from, and the logo.
@@ -255,7 +308,7 @@ struct Activation: Sendable {
 /// rows are read by position (a lookup by name lowercases the name each time).
 private enum ConnectorColumn: Int, CaseIterable {
     case id, name, description, url, mode, version, tools, toolsCount, templates, templatesCount
-    case serverConfig, logoURL, hasLogo, hasSecret, createdAt, updatedAt
+    case serverConfig, logoURL, hasLogo, hasSecret, createdAt, updatedAt, revision
 
     /// The column's expression in the SELECT list.
     var sql: String {
@@ -276,6 +329,7 @@ private enum ConnectorColumn: Int, CaseIterable {
         case .hasSecret: "sealed_secret IS NOT NULL"
         case .createdAt: "created_at"
         case .updatedAt: "updated_at"
+        case .revision: "revision"
         }
     }
 }
@@ -298,6 +352,7 @@ extension Connector {
             version: row[.version], toolsJSON: row[.tools], templatesJSON: row[.templates],
             serverConfigJSON: row[.serverConfig], toolsCount: row[.toolsCount], templatesCount: row[.templatesCount],
             logoURL: row[.logoURL], hasLogo: row[.hasLogo], hasSecret: row[.hasSecret],
-            createdAt: Timestamp(microseconds: row[.createdAt]), updatedAt: Timestamp(microseconds: row[.updatedAt]))
+            createdAt: Timestamp(microseconds: row[.createdAt]), updatedAt: Timestamp(microseconds: row[.updatedAt]),
+            revision: row[.revision])
     }
 }

@@ -29,6 +29,8 @@ final class GroupCommit: Sendable {
         let run: @Sendable (Database) -> Bool
         /// Records a failure of the whole transaction.
         let fail: @Sendable (any Error) -> Void
+        /// Reports the write, if it succeeded, once its transaction is committed.
+        let committed: @Sendable () -> Void
         /// The writer waiting for it; nil for the one leading.
         var waiter: CheckedContinuation<Turn, Never>?
     }
@@ -53,8 +55,13 @@ final class GroupCommit: Sendable {
     ///
     /// Cancelling the caller does not cancel the write: it is committed (or
     /// fails) with its batch, and the caller is told which.
+    /// - Parameter onCommit: called with the result of a write that succeeded,
+    ///   after its transaction is committed and before any writer of its batch
+    ///   is answered; the writes of a batch in the order they ran.
     /// - Throws: what `body` throws, or the error of the shared transaction.
-    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func write<T: Sendable>(
+        _ body: @escaping @Sendable (Database) throws -> T, onCommit: @escaping @Sendable (T) -> Void = { _ in }
+    ) async throws -> T {
         let outcome = Mutex<Result<T, any Error>?>(nil)
         let run: @Sendable (Database) -> Bool = { db in
             let result = Result { try body(db) }
@@ -63,15 +70,18 @@ final class GroupCommit: Sendable {
             return false
         }
         let fail: @Sendable (any Error) -> Void = { error in outcome.withLock { $0 = .failure(error) } }
+        let committed: @Sendable () -> Void = {
+            if case .success(let value)? = outcome.withLock({ $0 }) { onCommit(value) }
+        }
 
         let turn = await withCheckedContinuation { (waiter: CheckedContinuation<Turn, Never>) in
             let leads = state.withLock { state in
                 if state.leading {
-                    state.queue.append(Write(run: run, fail: fail, waiter: waiter))
+                    state.queue.append(Write(run: run, fail: fail, committed: committed, waiter: waiter))
                     return false
                 }
                 state.leading = true
-                state.queue.append(Write(run: run, fail: fail, waiter: nil))
+                state.queue.append(Write(run: run, fail: fail, committed: committed, waiter: nil))
                 return true
             }
             if leads { waiter.resume(returning: .lead) }
@@ -101,8 +111,9 @@ final class GroupCommit: Sendable {
                 },
                 completion: { _, result in continuation.resume(returning: result) })
         }
-        if case .failure(let error) = committed {
-            for write in batch { write.fail(error) }
+        switch committed {
+        case .success: for write in batch { write.committed() }
+        case .failure(let error): for write in batch { write.fail(error) }
         }
         let next = state.withLock { state in
             guard !state.queue.isEmpty else {

@@ -2,8 +2,8 @@ import ConnectorRegistry
 import NIOCore
 import Synchronization
 
-/// Encoded answers for cached connectors, reused while the connector's cache
-/// revision holds (a changed connector has a new revision).
+/// Encoded answers for connectors, reused while the connector's revision
+/// holds (a changed connector has a new revision; no write has to tell it).
 final class EncodedAnswerCache: Sendable {
     private struct Entry {
         var revision: UInt64
@@ -26,16 +26,15 @@ final class EncodedAnswerCache: Sendable {
         return answer
     }
 
-    /// The answers for a page, in its order: those of cached connectors reused
-    /// or encoded and kept, those of connectors not cached encoded and not
-    /// kept. Takes the lock once to look up and once to store what was encoded.
-    func answers(for page: [CachedConnectorPage.Entry], encode: (Connector) -> ByteBuffer) -> [ByteBuffer] {
+    /// The answers for a page, in its order: reused, or encoded and kept.
+    /// Takes the lock once to look up and once to store what was encoded.
+    func answers(for page: [CachedConnector], encode: (Connector) -> ByteBuffer) -> [ByteBuffer] {
         var answers: [ByteBuffer] = []
         answers.reserveCapacity(page.count)
         var misses: [Int] = []
         entries.withLock { entries in
-            for (index, entry) in page.enumerated() {
-                if case .cached(let cached) = entry, let hit = entries[cached.id], hit.revision == cached.revision {
+            for (index, cached) in page.enumerated() {
+                if let hit = entries[cached.id], hit.revision == cached.revision {
                     answers.append(hit.answer)
                 } else {
                     answers.append(ByteBuffer())
@@ -45,9 +44,10 @@ final class EncodedAnswerCache: Sendable {
         }
         var encoded: [(id: Int64, entry: Entry)] = []
         for index in misses {
-            let answer = encode(page[index].connector)
+            let cached = page[index]
+            let answer = encode(cached.connector)
             answers[index] = answer
-            if case .cached(let cached) = page[index] { encoded.append((cached.id, Entry(revision: cached.revision, answer: answer))) }
+            encoded.append((cached.id, Entry(revision: cached.revision, answer: answer)))
         }
         if !encoded.isEmpty {
             entries.withLock { entries in

@@ -9,14 +9,9 @@ import Testing
 /// and the mode filter holds on what is returned.
 @Suite(.timeLimit(.minutes(5)))
 struct CachedListTests {
-    /// The revision of each entry, nil for one that is not cached.
+    /// The revision of each entry.
     static func revisions(_ page: CachedConnectorPage) -> [Int64: UInt64?] {
-        Dictionary(uniqueKeysWithValues: page.entries.map { entry in
-            switch entry {
-            case .cached(let cached): (cached.connector.id, cached.revision)
-            case .uncached(let connector): (connector.id, nil)
-            }
-        })
+        Dictionary(uniqueKeysWithValues: page.entries.map { ($0.id, Optional($0.revision)) })
     }
 
     @Test func aColdListFillsTheCacheAndRevisionsHoldUntilAChange() async throws {

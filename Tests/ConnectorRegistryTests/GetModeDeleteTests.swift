@@ -82,10 +82,12 @@ struct GetModeDeleteTests {
                 #expect(updated.mode == mode)
                 #expect(updated.updatedAt > previous.updatedAt)
                 #expect(updated.createdAt == active.createdAt)
-                // Only the mode and updated_at change.
+                // Only the mode, updated_at and the revision change.
+                #expect(updated.revision == previous.revision + 1)
                 var expected = active
                 expected.mode = mode
                 expected.updatedAt = updated.updatedAt
+                expected.revision = updated.revision
                 #expect(updated == expected)
                 #expect(try await registry.connector(id: registered.id) == updated)
                 previous = updated
@@ -105,7 +107,10 @@ struct GetModeDeleteTests {
 
             let outcome = try await registry.delete(id: registered.id)
             #expect(outcome.message == "Connector 'to_delete' deleted successfully")
-            #expect(outcome.connector == active)
+            // What was deleted, at the revision of its deletion.
+            var deleted = active
+            deleted.revision = active.revision + 1
+            #expect(outcome.connector == deleted)
 
             await expectError(.notFound, "Connector with ID \(registered.id) not found") { try await registry.connector(id: registered.id) }
             await expectError(.notFound, "Connector with ID \(registered.id) not found") { try await registry.logo(id: registered.id) }
@@ -143,7 +148,9 @@ struct GetModeDeleteTests {
             let connector = try await register(registry, "registered_only")
             let outcome = try await registry.delete(id: connector.id)
             #expect(outcome.message == "Connector 'registered_only' deleted successfully")
-            #expect(outcome.connector == connector)
+            var deleted = connector
+            deleted.revision = connector.revision + 1
+            #expect(outcome.connector == deleted)
             #expect(try await registry.list(mode: nil, pageSize: 0, pageToken: "").connectors.isEmpty)
         }
     }
