@@ -1,6 +1,7 @@
 /// The `connectors.v1` protocol: the service's names and its messages as Swift
 /// values, encoded and decoded through the protobuf-c code generated from
-/// `proto/connectors/v1/connectors.proto`.
+/// `proto/connectors/v1/connectors.proto`. The message types are generated
+/// too, in `Generated/` (`scripts/generate-proto.sh`).
 public enum ConnectorsV1 {
     /// The fully qualified name of the registry service.
     public static let serviceName = "connectors.v1.ConnectorRegistry"
