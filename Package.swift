@@ -136,7 +136,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConnectorAPITests",
-            dependencies: ["ConnectorAPI"],
+            dependencies: ["ConnectorAPI", "CProto", "ProtobufCKit"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages connectord needs that this machine lacks.
 #   scripts/setup.sh          what building and running the daemon needs
-#   scripts/setup.sh --test   also what the tests need (protoc-c check, Go ttrpc peer)
+#   scripts/setup.sh --test   also what the tests need (generated-code check: protoc,
+#                             protoc-c, python3 for the Swift generator; Go ttrpc peer)
 # Runs apt-get through sudo when not root. Installs nothing already present.
 set -euo pipefail
 
 packages=(libprotobuf-c-dev libsqlite3-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(protobuf-c-compiler protobuf-compiler golang-go golang-github-containerd-ttrpc-dev gogottrpc util-linux sqlite3)
+    packages+=(protobuf-c-compiler protobuf-compiler python3 golang-go golang-github-containerd-ttrpc-dev gogottrpc util-linux sqlite3)
 fi
 
 missing=()

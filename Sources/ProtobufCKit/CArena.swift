@@ -49,6 +49,15 @@ public struct CArena: ~Copyable {
         }
     }
 
+    /// A NUL-terminated copy of `string` for a string field in a oneof: never
+    /// protobuf-c's shared empty string, which protobuf-c takes for unset there.
+    public mutating func oneofCString(_ string: String) -> UnsafeMutablePointer<CChar> {
+        guard string.isEmpty else { return cString(string) }
+        let memory = allocate(byteCount: 1)
+        memory.storeBytes(of: 0, as: UInt8.self)
+        return memory.assumingMemoryBound(to: CChar.self)
+    }
+
     /// A `bytes` field holding a copy of `bytes`.
     public mutating func binary(_ bytes: some Collection<UInt8>) -> ProtobufCBinaryData {
         let count = bytes.count
@@ -56,6 +65,24 @@ public struct CArena: ~Copyable {
         let memory = allocate(byteCount: count).bindMemory(to: UInt8.self, capacity: count)
         _ = UnsafeMutableBufferPointer(start: memory, count: count).initialize(from: bytes)
         return ProtobufCBinaryData(len: count, data: memory)
+    }
+
+    /// A C array holding a copy of `values`, as protobuf-c's repeated scalar,
+    /// enum and bytes fields want.
+    public mutating func array<T>(_ values: [T]) -> UnsafeMutablePointer<T>? {
+        guard !values.isEmpty else { return nil }
+        let memory = allocate(byteCount: MemoryLayout<T>.stride * values.count).bindMemory(to: T.self, capacity: values.count)
+        _ = UnsafeMutableBufferPointer(start: memory, count: values.count).initialize(from: values)
+        return memory
+    }
+
+    /// A C array of NUL-terminated copies of `strings` (a repeated string field).
+    public mutating func cStrings(_ strings: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? {
+        guard !strings.isEmpty else { return nil }
+        let memory = allocate(byteCount: MemoryLayout<UnsafeMutablePointer<CChar>?>.stride * strings.count)
+            .bindMemory(to: UnsafeMutablePointer<CChar>?.self, capacity: strings.count)
+        for (index, string) in strings.enumerated() { memory[index] = cString(string) }
+        return memory
     }
 
     /// A C struct initialized by `initialize` (typically the generated `*__init`).

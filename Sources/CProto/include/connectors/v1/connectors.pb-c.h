@@ -105,6 +105,9 @@ struct  Connectors__V1__Connector
     , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, CONNECTORS__V1__CONNECTOR_MODE__CONNECTOR_MODE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Step 1 of a registration: store a connector in mode DEACTIVE.
+ */
 struct  Connectors__V1__RegisterRequest
 {
   ProtobufCMessage base;
@@ -118,7 +121,7 @@ struct  Connectors__V1__RegisterRequest
    */
   char *description;
   /*
-   * Optional (empty: none), at most 4,096 bytes; stored sealed.
+   * Optional (empty: none), at most 4,096 bytes; stored sealed, never returned.
    */
   char *secret;
 };
@@ -145,6 +148,10 @@ struct  Connectors__V1__RegisterResponse
     , NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Step 2: fetch the connector's connector.json, store its schema, set mode
+ * ACTIVE.
+ */
 struct  Connectors__V1__ActivateRequest
 {
   ProtobufCMessage base;
@@ -173,6 +180,9 @@ struct  Connectors__V1__ActivateResponse
     , NULL, (char *)protobuf_c_empty_string }
 
 
+/*
+ * One page of connectors by ascending id.
+ */
 struct  Connectors__V1__ListRequest
 {
   ProtobufCMessage base;
@@ -229,6 +239,9 @@ struct  Connectors__V1__GetResponse
     , NULL }
 
 
+/*
+ * A manual mode change.
+ */
 struct  Connectors__V1__SetModeRequest
 {
   ProtobufCMessage base;
@@ -287,6 +300,9 @@ struct  Connectors__V1__GetLogoRequest
     , 0 }
 
 
+/*
+ * A stored logo.
+ */
 struct  Connectors__V1__GetLogoResponse
 {
   ProtobufCMessage base;
@@ -301,6 +317,9 @@ struct  Connectors__V1__GetLogoResponse
     , (char *)protobuf_c_empty_string, {0,NULL} }
 
 
+/*
+ * Single-step registration, deprecated: use Register, then Activate.
+ */
 struct  Connectors__V1__CreateRequest
 {
   ProtobufCMessage base;

@@ -121,13 +121,14 @@ func (m *Connector) XXX_DiscardUnknown() {
 
 var xxx_messageInfo_Connector proto.InternalMessageInfo
 
+// Step 1 of a registration: store a connector in mode DEACTIVE.
 type RegisterRequest struct {
 	// 1-64 characters of [A-Za-z0-9_.-], starting with a letter or digit;
 	// unique, case-insensitively.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Required, at most 4,096 characters.
 	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
-	// Optional (empty: none), at most 4,096 bytes; stored sealed.
+	// Optional (empty: none), at most 4,096 bytes; stored sealed, never returned.
 	Secret               string   `protobuf:"bytes,3,opt,name=secret,proto3" json:"secret,omitempty"`
 	XXX_NoUnkeyedLiteral struct{} `json:"-"`
 	XXX_unrecognized     []byte   `json:"-"`
@@ -209,6 +210,8 @@ func (m *RegisterResponse) XXX_DiscardUnknown() {
 
 var xxx_messageInfo_RegisterResponse proto.InternalMessageInfo
 
+// Step 2: fetch the connector's connector.json, store its schema, set mode
+// ACTIVE.
 type ActivateRequest struct {
 	ConnectorId uint64 `protobuf:"varint,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
 	// http or https URL of the connector.json, at most 2,048 characters.
@@ -291,6 +294,7 @@ func (m *ActivateResponse) XXX_DiscardUnknown() {
 
 var xxx_messageInfo_ActivateResponse proto.InternalMessageInfo
 
+// One page of connectors by ascending id.
 type ListRequest struct {
 	// UNSPECIFIED: every mode.
 	Mode ConnectorMode `protobuf:"varint,1,opt,name=mode,proto3,enum=connectors.v1.ConnectorMode" json:"mode,omitempty"`
@@ -454,6 +458,7 @@ func (m *GetResponse) XXX_DiscardUnknown() {
 
 var xxx_messageInfo_GetResponse proto.InternalMessageInfo
 
+// A manual mode change.
 type SetModeRequest struct {
 	ConnectorId uint64 `protobuf:"varint,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
 	// SYNC, ACTIVE or DEACTIVE; UNSPECIFIED is INVALID_ARGUMENT.
@@ -653,6 +658,7 @@ func (m *GetLogoRequest) XXX_DiscardUnknown() {
 
 var xxx_messageInfo_GetLogoRequest proto.InternalMessageInfo
 
+// A stored logo.
 type GetLogoResponse struct {
 	// image/png, image/jpeg, image/gif, image/webp or image/svg+xml.
 	ContentType          string   `protobuf:"bytes,1,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
@@ -694,6 +700,8 @@ func (m *GetLogoResponse) XXX_DiscardUnknown() {
 
 var xxx_messageInfo_GetLogoResponse proto.InternalMessageInfo
 
+// Single-step registration, deprecated: use Register, then Activate.
+//
 // Deprecated: Do not use.
 type CreateRequest struct {
 	ConnectorUrl         string   `protobuf:"bytes,1,opt,name=connector_url,json=connectorUrl,proto3" json:"connector_url,omitempty"`
