@@ -21,6 +21,7 @@ extension ConnectorsV1.Connector {
         serverConfigJSON = connector.serverConfigJSON
         createdAt = connector.createdAt.rfc3339
         updatedAt = connector.updatedAt.rfc3339
+        revision = connector.revision
     }
 }
 

@@ -35,7 +35,7 @@ public struct ConnectorService: Sendable {
                 mode: try request.mode.domainMode(), pageSize: Int(request.pageSize), pageToken: request.pageToken)
             // Made of the connectors' Get answers, reused while a connector is unchanged.
             let answers = getAnswers.answers(for: page.entries, encode: Self.getAnswer)
-            return ListAnswer.encode(getAnswers: answers, nextPageToken: page.nextPageToken)
+            return ListAnswer.encode(getAnswers: answers, nextPageToken: page.nextPageToken, revision: page.revision)
         }
         add(.get, to: &router, mutating: false) { (request: ConnectorsV1.GetRequest, _) in
             ConnectorsV1.GetResponse(connector: .init(try await registry.connector(id: try Self.id(request.connectorID))))

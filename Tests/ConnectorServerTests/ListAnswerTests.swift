@@ -149,12 +149,17 @@ struct ListAnswerTests {
             connectors.append(connector)
         }
         for token in ["", "a", String(repeating: "t", count: 127), String(repeating: "t", count: 128), String(repeating: "é", count: 9000)] {
-            for count in 0...connectors.count {
-                let page = Array(connectors.prefix(count))
-                let assembled = ListAnswer.encode(
-                    getAnswers: page.map { byteBuffer(ConnectorsV1.GetResponse(connector: $0)) }, nextPageToken: token)
-                let packed = ConnectorsV1.ListResponse(connectors: page, nextPageToken: token).serializedBytes()
-                #expect(Array(assembled.readableBytesView) == packed, "\(count) connectors, token of \(token.utf8.count) bytes")
+            for revision: UInt64 in [0, 1, 127, 128, 300, .max] {
+                for count in 0...connectors.count {
+                    let page = Array(connectors.prefix(count))
+                    let assembled = ListAnswer.encode(
+                        getAnswers: page.map { byteBuffer(ConnectorsV1.GetResponse(connector: $0)) }, nextPageToken: token,
+                        revision: revision)
+                    let packed = ConnectorsV1.ListResponse(connectors: page, nextPageToken: token, revision: revision).serializedBytes()
+                    #expect(
+                        Array(assembled.readableBytesView) == packed,
+                        "\(count) connectors, token of \(token.utf8.count) bytes, revision \(revision)")
+                }
             }
         }
     }

@@ -772,7 +772,7 @@ void   connectors__v1__create_response__free_unpacked
   assert(message->base.descriptor == &connectors__v1__create_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor connectors__v1__connector__field_descriptors[16] =
+static const ProtobufCFieldDescriptor connectors__v1__connector__field_descriptors[17] =
 {
   {
     "id",
@@ -966,6 +966,18 @@ static const ProtobufCFieldDescriptor connectors__v1__connector__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "revision",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__Connector, revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned connectors__v1__connector__field_indices_by_name[] = {
   14,   /* field[14] = created_at */
@@ -976,6 +988,7 @@ static const unsigned connectors__v1__connector__field_indices_by_name[] = {
   6,   /* field[6] = logo_url */
   4,   /* field[4] = mode */
   1,   /* field[1] = name */
+  16,   /* field[16] = revision */
   13,   /* field[13] = server_config_json */
   10,   /* field[10] = templates_count */
   12,   /* field[12] = templates_json */
@@ -988,7 +1001,7 @@ static const unsigned connectors__v1__connector__field_indices_by_name[] = {
 static const ProtobufCIntRange connectors__v1__connector__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 16 }
+  { 0, 17 }
 };
 const ProtobufCMessageDescriptor connectors__v1__connector__descriptor =
 {
@@ -998,7 +1011,7 @@ const ProtobufCMessageDescriptor connectors__v1__connector__descriptor =
   "Connectors__V1__Connector",
   "connectors.v1",
   sizeof(Connectors__V1__Connector),
-  16,
+  17,
   connectors__v1__connector__field_descriptors,
   connectors__v1__connector__field_indices_by_name,
   1,  connectors__v1__connector__number_ranges,
@@ -1299,7 +1312,7 @@ const ProtobufCMessageDescriptor connectors__v1__list_request__descriptor =
   (ProtobufCMessageInit) connectors__v1__list_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor connectors__v1__list_response__field_descriptors[2] =
+static const ProtobufCFieldDescriptor connectors__v1__list_response__field_descriptors[3] =
 {
   {
     "connectors",
@@ -1325,15 +1338,28 @@ static const ProtobufCFieldDescriptor connectors__v1__list_response__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "revision",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__ListResponse, revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned connectors__v1__list_response__field_indices_by_name[] = {
   0,   /* field[0] = connectors */
   1,   /* field[1] = next_page_token */
+  2,   /* field[2] = revision */
 };
 static const ProtobufCIntRange connectors__v1__list_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor connectors__v1__list_response__descriptor =
 {
@@ -1343,7 +1369,7 @@ const ProtobufCMessageDescriptor connectors__v1__list_response__descriptor =
   "Connectors__V1__ListResponse",
   "connectors.v1",
   sizeof(Connectors__V1__ListResponse),
-  2,
+  3,
   connectors__v1__list_response__field_descriptors,
   connectors__v1__list_response__field_indices_by_name,
   1,  connectors__v1__list_response__number_ranges,

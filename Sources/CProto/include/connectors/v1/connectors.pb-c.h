@@ -99,10 +99,15 @@ struct  Connectors__V1__Connector
    */
   char *created_at;
   char *updated_at;
+  /*
+   * The registry-wide revision of the connector's last change: strictly
+   * increasing across the registry, durable, never reused.
+   */
+  uint64_t revision;
 };
 #define CONNECTORS__V1__CONNECTOR__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&connectors__v1__connector__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, CONNECTORS__V1__CONNECTOR_MODE__CONNECTOR_MODE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, CONNECTORS__V1__CONNECTOR_MODE__CONNECTOR_MODE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 /*
@@ -213,10 +218,15 @@ struct  Connectors__V1__ListResponse
    * Empty on the last page.
    */
   char *next_page_token;
+  /*
+   * The registry's revision the page was read at: every change up to it is
+   * in the page, so a watch from the next revision misses nothing.
+   */
+  uint64_t revision;
 };
 #define CONNECTORS__V1__LIST_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&connectors__v1__list_response__descriptor) \
-    , 0,NULL, (char *)protobuf_c_empty_string }
+    , 0,NULL, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Connectors__V1__GetRequest

@@ -98,6 +98,11 @@ extension ConnectorsV1 {
         public var createdAt: String
         /// Proto field `updated_at` = 16.
         public var updatedAt: String
+        /// The registry-wide revision of the connector's last change: strictly
+        /// increasing across the registry, durable, never reused.
+        ///
+        /// Proto field `revision` = 17.
+        public var revision: UInt64
 
         /// Creates the message; fields not given have their proto defaults.
         public init(
@@ -116,7 +121,8 @@ extension ConnectorsV1 {
             templatesJSON: String = "",
             serverConfigJSON: String = "",
             createdAt: String = "",
-            updatedAt: String = ""
+            updatedAt: String = "",
+            revision: UInt64 = 0
         ) {
             self.id = id
             self.name = name
@@ -134,6 +140,7 @@ extension ConnectorsV1 {
             self.serverConfigJSON = serverConfigJSON
             self.createdAt = createdAt
             self.updatedAt = updatedAt
+            self.revision = revision
         }
     }
 }
@@ -160,6 +167,7 @@ extension ConnectorsV1.Connector: ProtoMessage, ProtobufCBacked {
         serverConfigJSON = try String(protobufC: c.server_config_json, field: "connector.server_config_json")
         createdAt = try String(protobufC: c.created_at, field: "connector.created_at")
         updatedAt = try String(protobufC: c.updated_at, field: "connector.updated_at")
+        revision = c.revision
     }
 
     func build(_ arena: inout CArena) -> UnsafeMutablePointer<Connectors__V1__Connector> {
@@ -180,6 +188,7 @@ extension ConnectorsV1.Connector: ProtoMessage, ProtobufCBacked {
         c.pointee.server_config_json = arena.cString(serverConfigJSON)
         c.pointee.created_at = arena.cString(createdAt)
         c.pointee.updated_at = arena.cString(updatedAt)
+        c.pointee.revision = revision
         return c
     }
 }
@@ -410,11 +419,17 @@ extension ConnectorsV1 {
         ///
         /// Proto field `next_page_token` = 2.
         public var nextPageToken: String
+        /// The registry's revision the page was read at: every change up to it is
+        /// in the page, so a watch from the next revision misses nothing.
+        ///
+        /// Proto field `revision` = 3.
+        public var revision: UInt64
 
         /// Creates the message; fields not given have their proto defaults.
-        public init(connectors: [ConnectorsV1.Connector] = [], nextPageToken: String = "") {
+        public init(connectors: [ConnectorsV1.Connector] = [], nextPageToken: String = "", revision: UInt64 = 0) {
             self.connectors = connectors
             self.nextPageToken = nextPageToken
+            self.revision = revision
         }
     }
 }
@@ -427,6 +442,7 @@ extension ConnectorsV1.ListResponse: ProtoMessage, ProtobufCBacked {
     init(_ c: Connectors__V1__ListResponse) throws(ProtobufDecodingError) {
         connectors = try (0..<c.n_connectors).map { index throws(ProtobufDecodingError) in try ConnectorsV1.Connector(c.connectors[index]!.pointee) }
         nextPageToken = try String(protobufC: c.next_page_token, field: "next_page_token")
+        revision = c.revision
     }
 
     func build(_ arena: inout CArena) -> UnsafeMutablePointer<Connectors__V1__ListResponse> {
@@ -434,6 +450,7 @@ extension ConnectorsV1.ListResponse: ProtoMessage, ProtobufCBacked {
         c.pointee.n_connectors = connectors.count
         c.pointee.connectors = arena.pointerArray(connectors.map { $0.build(&arena) })
         c.pointee.next_page_token = arena.cString(nextPageToken)
+        c.pointee.revision = revision
         return c
     }
 }
