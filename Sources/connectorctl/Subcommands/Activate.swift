@@ -12,7 +12,7 @@ struct Activate: AsyncParsableCommand {
     @Argument(help: "The connector's id, as register printed it.")
     var id: UInt64
 
-    @Argument(help: "http(s) URL of the running connector's connector.json.")
+    @Argument(help: "http(s) URL of the running connector's connector.json, or its base URL (http://host:port).")
     var url: String
 
     @OptionGroup var options: GlobalOptions

@@ -9,7 +9,7 @@ struct Create: AsyncParsableCommand {
         abstract: "Deprecated: register and activate in one step from a connector URL.",
         discussion: "Use register, then activate. The name is taken from the schema.")
 
-    @Argument(help: "http(s) URL of the running connector's connector.json.")
+    @Argument(help: "http(s) URL of the running connector's connector.json, or its base URL (http://host:port).")
     var url: String
 
     @OptionGroup var secret: SecretOptions
