@@ -71,6 +71,7 @@ let package = Package(
             dependencies: [
                 "TTRPC", "ConnectorAPI", "ConnectorRegistry",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings

@@ -38,6 +38,19 @@ struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
         return try HTTPURL(resolved.absoluteString)
     }
 
+    /// This URL, or, when its path is empty or `/` (a connector's base URL
+    /// such as `http://host:port`), the same URL with the path `/connector.json`:
+    /// the schema a connector serves at its root.
+    /// - Throws: if the longer URL no longer passes the checks of `init(_:)`.
+    func namingSchema() throws(HTTPURLError) -> HTTPURL {
+        guard var components = URLComponents(url: url, resolvingAgainstBaseURL: false),
+            components.percentEncodedPath.isEmpty || components.percentEncodedPath == "/"
+        else { return self }
+        components.percentEncodedPath = "/connector.json"
+        guard let named = components.url else { return self }
+        return try HTTPURL(named.absoluteString)
+    }
+
     var description: String { url.absoluteString }
 }
 

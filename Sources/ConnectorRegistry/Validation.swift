@@ -38,10 +38,12 @@ enum Validation {
         }
     }
 
-    /// An http or https URL with a host, at most 2,048 characters.
+    /// An http or https URL with a host, at most 2,048 characters. A base URL
+    /// (path empty or `/`) names the connector's `/connector.json`, as the seed
+    /// project's backend reads it; that is the URL fetched and stored.
     static func checkURL(_ text: String) throws(ConnectorRegistryError) -> HTTPURL {
         do {
-            return try HTTPURL(text)
+            return try HTTPURL(text).namingSchema()
         } catch {
             throw ConnectorRegistryError(.invalidArgument, "Invalid connector URL: \(error.message)")
         }

@@ -19,6 +19,8 @@ public final class ConnectorDaemon: Service, Sendable {
     private let logger: Logger
     private let notifier: SystemdNotifier
     private let stopping = Atomic<Bool>(false)
+    /// Requests to refresh the access policy's group membership (SIGHUP).
+    private let reloadRequests = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
 
     /// Prepares the daemon: takes the data directory's lock, opens the key and
     /// the database.
@@ -51,15 +53,19 @@ public final class ConnectorDaemon: Service, Sendable {
         do {
             try Self.makeParentDirectory(of: configuration.socketPath)
             try await withGracefulShutdownHandler {
-                try await server.run {
-                    self.logger.info(
-                        "connectord listening on \(self.configuration.socketPath)",
-                        metadata: [
-                            "data_directory": "\(self.configuration.dataDirectory)", "pid": "\(getpid())",
-                            "max_connections": "\(self.server.maximumConnections)",
-                        ])
-                    self.notifier.ready(status: "listening on \(self.configuration.socketPath)")
-                    onListening()
+                try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask { await self.refreshGroupMembership() }
+                    try await server.run {
+                        self.logger.info(
+                            "connectord listening on \(self.configuration.socketPath)",
+                            metadata: [
+                                "data_directory": "\(self.configuration.dataDirectory)", "pid": "\(getpid())",
+                                "max_connections": "\(self.server.maximumConnections)",
+                            ])
+                        self.notifier.ready(status: "listening on \(self.configuration.socketPath)")
+                        onListening()
+                    }
+                    group.cancelAll()
                 }
             } onGracefulShutdown: {
                 self.stop()
@@ -77,6 +83,35 @@ public final class ConnectorDaemon: Service, Sendable {
 
     public func run() async throws {
         try await run(onListening: {})
+    }
+
+    /// Asks the access policy to look up again the groups of the users it has
+    /// seen (connectord calls it on SIGHUP); the refresh runs on a thread pool
+    /// while the daemon serves.
+    public func reloadAccessPolicy() {
+        logger.info("refreshing group membership")
+        reloadRequests.continuation.yield()
+    }
+
+    /// Refreshes the policy's group membership every `groupRefreshInterval`
+    /// and on `reloadAccessPolicy()`, until cancelled.
+    private func refreshGroupMembership() async {
+        let interval = configuration.groupRefreshInterval
+        await withDiscardingTaskGroup { group in
+            if interval > .zero {
+                group.addTask {
+                    while (try? await Task.sleep(for: interval)) != nil {
+                        self.reloadRequests.continuation.yield()
+                    }
+                }
+            }
+            // Ends when the task is cancelled.
+            for await _ in reloadRequests.stream {
+                await configuration.policy.refreshGroupMembership()
+                logger.debug("group membership refreshed")
+            }
+            group.cancelAll()
+        }
     }
 
     /// Begins a graceful stop without a signal (tests, embedding).

@@ -100,7 +100,7 @@ public struct ConnectorService: Sendable {
         }
         router.register(service: ConnectorsV1.serviceName, method: method.rawValue, inline: inlineHandler) {
             payload, context in
-            if mutating && !policy.isSuperuser(context.peer) {
+            if mutating, !(await policy.isSuperuser(context.peer)) {
                 throw ConnectorRegistryError.superuserRequired
             }
             return try await handle(try Self.decode(Request.self, payload, method), context)

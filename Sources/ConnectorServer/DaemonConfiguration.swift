@@ -10,6 +10,10 @@ public struct DaemonConfiguration: Sendable {
     public var socketMode: UInt32 = 0o660
     /// Who may change the registry.
     public var policy = AccessPolicy()
+    /// How often the policy looks up again the groups of the users it has seen
+    /// (also on SIGHUP, and with `ConnectorDaemon.reloadAccessPolicy()`); zero
+    /// or less: only then.
+    public var groupRefreshInterval: Duration = .seconds(300)
     /// Bounds on schema and logo fetches.
     public var fetchLimits = FetchLimits()
     /// Client connections served at once (kept below the open-file limit).

@@ -1,3 +1,5 @@
+import Glibc
+
 extension TTRPCServer {
     /// How a server listens and what it bounds.
     public struct Configuration: Sendable {
@@ -19,6 +21,13 @@ extension TTRPCServer {
         /// server also keeps it below the process's open-file limit, so that it
         /// never runs out of file descriptors while accepting.
         public var maximumConnections = 16_384
+        /// Connections the kernel queues for the server to accept (listen(2)'s
+        /// backlog). A client connecting while the queue is full waits if its
+        /// socket blocks, and is refused with EAGAIN if it does not (Go's
+        /// `net.Dial`, any connect with a timeout). The default is the system's
+        /// maximum, `TTRPCServer.systemMaximumListenBacklog`; the kernel lowers
+        /// any larger value to that maximum.
+        public var listenBacklog = TTRPCServer.systemMaximumListenBacklog
         /// A frame begun but not finished within this closes its connection.
         public var partialFrameTimeout: Duration = .seconds(10)
         /// Output blocked this long (the client reads nothing) closes the connection.
@@ -29,5 +38,23 @@ extension TTRPCServer {
         public init(socketPath: String) {
             self.socketPath = socketPath
         }
+    }
+}
+
+extension TTRPCServer {
+    /// The largest listen backlog the system grants: on Linux
+    /// `net.core.somaxconn` (read from /proc, per network namespace; 4,096 by
+    /// default since Linux 5.4), else `Int32.max`, which listen(2) lowers to the
+    /// system's maximum.
+    public static var systemMaximumListenBacklog: Int32 {
+        let fd = open("/proc/sys/net/core/somaxconn", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return .max }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 32)
+        let count = read(fd, &bytes, bytes.count)
+        guard count > 0 else { return .max }
+        let digits = bytes.prefix(count).prefix { $0 != UInt8(ascii: "\n") }
+        guard let value = Int32(String(decoding: digits, as: UTF8.self)), value > 0 else { return .max }
+        return value
     }
 }

@@ -46,7 +46,7 @@ public final class TTRPCServer: Sendable {
         let serverChannel: NIOAsyncChannel<AcceptedConnection, Never>
         do {
             let bootstrap = ServerBootstrap(group: eventLoopGroup)
-                .serverChannelOption(.backlog, value: 512)
+                .serverChannelOption(.backlog, value: configuration.listenBacklog)
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .childChannelOption(
                     .writeBufferWaterMark,

@@ -20,9 +20,16 @@ struct ConnectorCtl: AsyncParsableCommand {
             8 deadline exceeded; 9 aborted (activation already running); 10 connectord not \
             running or not reachable; 64 usage error.
 
+            Without --socket or CONNECTORD_SOCKET, connectorctl tries your own daemon's socket, \
+            then the system daemon's (/run/connectord/connectord.sock). --socket, --timeout \
+            and --json may come before or after the subcommand.
+
             Shell completion: connectorctl --generate-completion-script bash|zsh|fish
             """,
         subcommands: [
             Register.self, Activate.self, List.self, Get.self, SetMode.self, Delete.self, Logo.self, Create.self,
         ])
+
+    /// The global options given before the subcommand (`connectorctl --socket PATH list`).
+    @OptionGroup(title: "Global Options") var globalOptions: GlobalOptions
 }

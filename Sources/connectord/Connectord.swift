@@ -23,6 +23,9 @@ struct Connectord: AsyncParsableCommand {
 
             Exit status: 0 after a clean stop, 78 for a configuration problem (data \
             directory not writable, key file readable by others, socket in use), 1 otherwise.
+
+            SIGHUP looks up again the groups of the users seen (for --admin-group); \
+            they are also looked up again every 5 minutes.
             """)
 
     @Option(name: .long, help: "Unix socket to listen on (env CONNECTORD_SOCKET).")
@@ -60,9 +63,10 @@ struct Connectord: AsyncParsableCommand {
             let configuration = try makeConfiguration(environment)
             let logger = try makeLogger(environment)
             let daemon = try ConnectorDaemon(configuration: configuration, environment: environment, logger: logger)
+            let hangups = await UnixSignalsSequence(trapping: .sighup)
             let group = ServiceGroup(
                 configuration: .init(
-                    services: [.init(service: daemon)],
+                    services: [.init(service: daemon), .init(service: ReloadOnHangup(daemon: daemon, hangups: hangups))],
                     gracefulShutdownSignals: [.sigterm, .sigint],
                     logger: logger))
             try await group.run()

@@ -5,6 +5,7 @@ import ConnectorServer
 import Foundation
 import Glibc
 import NIOCore
+import Synchronization
 import Testing
 
 #if DEBUG
@@ -24,38 +25,38 @@ struct AuthorizationTests {
     /// A uid/gid with none of the default admin properties.
     static let nobody: (uid: UInt32, gid: UInt32) = (65534, 65534)
 
-    @Test func defaultPolicyAllowsRootAndTheDaemonsOwnUIDOnly() {
+    @Test func defaultPolicyAllowsRootAndTheDaemonsOwnUIDOnly() async {
         let policy = AccessPolicy()
-        #expect(policy.isSuperuser(Self.peer(uid: 0, gid: 0)))
-        #expect(policy.isSuperuser(Self.peer(uid: 0, gid: 12345)), "uid 0 whatever its group")
-        #expect(policy.isSuperuser(Self.peer(uid: getuid(), gid: getgid())))
-        #expect(policy.isSuperuser(Self.peer(uid: getuid(), gid: 54321)))
+        #expect(await policy.isSuperuser(Self.peer(uid: 0, gid: 0)))
+        #expect(await policy.isSuperuser(Self.peer(uid: 0, gid: 12345)), "uid 0 whatever its group")
+        #expect(await policy.isSuperuser(Self.peer(uid: getuid(), gid: getgid())))
+        #expect(await policy.isSuperuser(Self.peer(uid: getuid(), gid: 54321)))
         #expect(policy.adminUIDs.contains(0))
         #expect(policy.adminUIDs.contains(getuid()))
         if getuid() != Self.nobody.uid {
-            #expect(!policy.isSuperuser(Self.peer(uid: Self.nobody.uid, gid: Self.nobody.gid)))
-            #expect(!policy.isSuperuser(Self.peer(uid: Self.nobody.uid, gid: 0)), "gid 0 alone is not an admin group unless configured")
+            #expect(await !policy.isSuperuser(Self.peer(uid: Self.nobody.uid, gid: Self.nobody.gid)))
+            #expect(await !policy.isSuperuser(Self.peer(uid: Self.nobody.uid, gid: 0)), "gid 0 alone is not an admin group unless configured")
         }
-        #expect(!policy.isSuperuser(Self.peer(uid: 4_000_000, gid: 4_000_000)))
-        #expect(!policy.isSuperuser(Self.peer(uid: .max, gid: .max)), "unknown peer credentials are not a superuser")
+        #expect(await !policy.isSuperuser(Self.peer(uid: 4_000_000, gid: 4_000_000)))
+        #expect(await !policy.isSuperuser(Self.peer(uid: .max, gid: .max)), "unknown peer credentials are not a superuser")
     }
 
-    @Test func configuredUIDsAndGroups() {
+    @Test func configuredUIDsAndGroups() async {
         let policy = AccessPolicy(adminUIDs: [1234], adminGIDs: [4321])
-        #expect(policy.isSuperuser(Self.peer(uid: 1234, gid: 1234)), "a configured uid")
-        #expect(policy.isSuperuser(Self.peer(uid: 0, gid: 0)), "root still is")
-        #expect(policy.isSuperuser(Self.peer(uid: getuid(), gid: getgid())), "the daemon's uid still is")
-        #expect(policy.isSuperuser(Self.peer(uid: 2_000_000, gid: 4321)), "a configured gid as the primary gid")
+        #expect(await policy.isSuperuser(Self.peer(uid: 1234, gid: 1234)), "a configured uid")
+        #expect(await policy.isSuperuser(Self.peer(uid: 0, gid: 0)), "root still is")
+        #expect(await policy.isSuperuser(Self.peer(uid: getuid(), gid: getgid())), "the daemon's uid still is")
+        #expect(await policy.isSuperuser(Self.peer(uid: 2_000_000, gid: 4321)), "a configured gid as the primary gid")
         if getuid() != Self.nobody.uid {
-            #expect(!policy.isSuperuser(Self.peer(uid: Self.nobody.uid, gid: Self.nobody.gid)))
+            #expect(await !policy.isSuperuser(Self.peer(uid: Self.nobody.uid, gid: Self.nobody.gid)))
         }
-        #expect(!policy.isSuperuser(Self.peer(uid: 1235, gid: 4320)))
-        #expect(!policy.isSuperuser(Self.peer(uid: 4321, gid: 1234)), "uids and gids are not mixed up")
+        #expect(await !policy.isSuperuser(Self.peer(uid: 1235, gid: 4320)))
+        #expect(await !policy.isSuperuser(Self.peer(uid: 4321, gid: 1234)), "uids and gids are not mixed up")
     }
 
     /// A member of a configured group through the group database (a
     /// supplementary group), when this system has such a user.
-    @Test func supplementaryGroupMembership() throws {
+    @Test func supplementaryGroupMembership() async throws {
         guard let text = try? String(contentsOfFile: "/etc/group", encoding: .utf8) else { return }
         var found: (uid: UInt32, primary: UInt32, group: UInt32)?
         for line in text.split(separator: "\n") {
@@ -74,9 +75,134 @@ struct AuthorizationTests {
         }
         guard let found else { return }  // no such user here: nothing to check
         let policy = AccessPolicy(adminGIDs: [found.group])
-        #expect(policy.isSuperuser(Self.peer(uid: found.uid, gid: found.primary)), "uid \(found.uid) is in group \(found.group)")
+        #expect(await policy.isSuperuser(Self.peer(uid: found.uid, gid: found.primary)), "uid \(found.uid) is in group \(found.group)")
         let other = AccessPolicy(adminGIDs: [found.group &+ 1_000_000])
-        #expect(!other.isSuperuser(Self.peer(uid: found.uid, gid: found.primary)))
+        #expect(await !other.isSuperuser(Self.peer(uid: found.uid, gid: found.primary)))
+    }
+
+    /// Group membership is looked up once per user, not per call; copies of a
+    /// policy share what they looked up.
+    @Test func groupsAreLookedUpOncePerUserNotPerCall() async {
+        let database = FakeGroupDatabase([5000: [7000], 5001: [7001]])
+        let policy = AccessPolicy(adminGIDs: [7000], groupsOfUser: database.groups(ofUser:))
+        for _ in 0..<100 {
+            #expect(await policy.isSuperuser(Self.peer(uid: 5000, gid: 5000)))
+            #expect(await !policy.isSuperuser(Self.peer(uid: 5001, gid: 5001)))
+        }
+        #expect(database.lookupCount(of: 5000) == 1)
+        #expect(database.lookupCount(of: 5001) == 1)
+        let copy = policy
+        #expect(await copy.isSuperuser(Self.peer(uid: 5000, gid: 5000)))
+        #expect(database.lookupCount(of: 5000) == 1, "a copy shares the cache")
+
+        // A configured uid or primary gid needs no lookup, nor does a policy without admin groups.
+        #expect(await policy.isSuperuser(Self.peer(uid: 5002, gid: 7000)))
+        #expect(await policy.isSuperuser(Self.peer(uid: 0, gid: 0)))
+        let withoutGroups = AccessPolicy(adminUIDs: [1], groupsOfUser: database.groups(ofUser:))
+        #expect(await !withoutGroups.isSuperuser(Self.peer(uid: 5003, gid: 5003)))
+        #expect(database.lookupCount(of: 5002) == 0)
+        #expect(database.lookupCount(of: 0) == 0)
+        #expect(database.lookupCount(of: 5003) == 0)
+    }
+
+    /// Callers asking about a user not seen yet, while its lookup runs, wait
+    /// for that lookup rather than starting their own.
+    @Test func concurrentCallersShareOneLookup() async {
+        let database = FakeGroupDatabase([5000: [7000]])
+        let gate = DispatchSemaphore(value: 0)
+        database.beforeEachLookup = { gate.wait() }
+        let policy = AccessPolicy(adminGIDs: [7000], groupsOfUser: database.groups(ofUser:))
+        let callers = 50
+        let (started, starting) = AsyncStream.makeStream(of: Void.self)
+        await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<callers {
+                group.addTask {
+                    starting.yield()
+                    return await policy.isSuperuser(Self.peer(uid: 5000, gid: 5000))
+                }
+            }
+            // The first lookup blocks until every caller has started.
+            var startedCallers = 0
+            for await _ in started {
+                startedCallers += 1
+                if startedCallers == callers { break }
+            }
+            gate.signal()
+            var answers = 0
+            for await answer in group {
+                #expect(answer)
+                answers += 1
+            }
+            #expect(answers == callers)
+        }
+        #expect(database.lookupCount(of: 5000) == 1)
+    }
+
+    /// The group database is read on NIO's thread pool, never on Swift's
+    /// cooperative pool (NSS lookups can block).
+    @Test func lookupsRunOnTheBlockingThreadPool() async {
+        let database = FakeGroupDatabase([5000: []])
+        let policy = AccessPolicy(adminGIDs: [7000], groupsOfUser: database.groups(ofUser:))
+        #expect(await !policy.isSuperuser(Self.peer(uid: 5000, gid: 5000)))
+        await policy.refreshGroupMembership()
+        let threads = database.lookupThreadNames
+        #expect(threads.count == 2)
+        #expect(threads.allSatisfy { $0.contains("TP-#") }, "NIOThreadPool threads are named (SGLTN-)TP-#n: \(threads)")
+    }
+
+    /// A change in the group database counts after a refresh, not before.
+    @Test func aRefreshSeesMembershipChanges() async {
+        let database = FakeGroupDatabase([5000: [100]])
+        let policy = AccessPolicy(adminGIDs: [7000], groupsOfUser: database.groups(ofUser:))
+        let member = Self.peer(uid: 5000, gid: 5000)
+        #expect(await !policy.isSuperuser(member))
+        database.setGroups(of: 5000, [100, 7000])
+        #expect(await !policy.isSuperuser(member), "kept until refreshed")
+        await policy.refreshGroupMembership()
+        #expect(await policy.isSuperuser(member), "added to the group")
+        database.setGroups(of: 5000, [100])
+        await policy.refreshGroupMembership()
+        #expect(await !policy.isSuperuser(member), "removed from the group")
+        #expect(database.lookupCount(of: 5000) == 3)
+        // A refresh looks up only the users seen.
+        #expect(database.lookupCount(of: 5001) == 0)
+    }
+
+    /// The daemon refreshes group membership every `groupRefreshInterval`
+    /// while it serves, and stops doing so when it stops.
+    @Test func theDaemonRefreshesOnItsInterval() async throws {
+        let database = FakeGroupDatabase([5000: []])
+        try await withDaemon(configure: {
+            $0.policy = AccessPolicy(adminGIDs: [7000], groupsOfUser: database.groups(ofUser:))
+            $0.groupRefreshInterval = .milliseconds(20)
+        }) { running, _ in
+            let policy = running.configuration.policy
+            let member = Self.peer(uid: 5000, gid: 5000)
+            #expect(await !policy.isSuperuser(member))
+            database.setGroups(of: 5000, [7000])
+            // Two more lookups: the first refresh after the change has stored its answer.
+            try await database.waitForLookups(of: 5000, count: database.lookupCount(of: 5000) + 2)
+            #expect(await policy.isSuperuser(member))
+        }
+    }
+
+    /// `reloadAccessPolicy()` (SIGHUP in connectord) refreshes at once.
+    @Test func theDaemonRefreshesOnReload() async throws {
+        let database = FakeGroupDatabase([5000: []])
+        try await withDaemon(configure: {
+            $0.policy = AccessPolicy(adminGIDs: [7000], groupsOfUser: database.groups(ofUser:))
+            $0.groupRefreshInterval = .zero  // only on reload
+        }) { running, _ in
+            let policy = running.configuration.policy
+            let member = Self.peer(uid: 5000, gid: 5000)
+            #expect(await !policy.isSuperuser(member))
+            database.setGroups(of: 5000, [7000])
+            running.daemon.reloadAccessPolicy()
+            try await database.waitForLookups(of: 5000, count: 2)
+            running.daemon.reloadAccessPolicy()
+            try await database.waitForLookups(of: 5000, count: 3)
+            #expect(await policy.isSuperuser(member), "the first reload's answer is stored")
+        }
     }
 
     @Test func daemonWithoutExtraAdminsServesItsOwnUID() async throws {
@@ -189,5 +315,54 @@ extension Result {
     var failure: Failure? {
         if case .failure(let error) = self { return error }
         return nil
+    }
+}
+
+/// A group database a test changes; counts lookups and where they ran.
+final class FakeGroupDatabase: Sendable {
+    private struct State {
+        var groups: [UInt32: Set<UInt32>]
+        var lookups: [UInt32: Int] = [:]
+        var threadNames: [String] = []
+        var beforeEachLookup: @Sendable () -> Void = {}
+    }
+
+    private let state: Mutex<State>
+
+    init(_ groups: [UInt32: Set<UInt32>]) {
+        state = Mutex(State(groups: groups))
+    }
+
+    /// Runs on the lookup's thread before each lookup (to hold it).
+    var beforeEachLookup: @Sendable () -> Void {
+        get { state.withLock { $0.beforeEachLookup } }
+        set { state.withLock { $0.beforeEachLookup = newValue } }
+    }
+
+    func setGroups(of uid: UInt32, _ groups: Set<UInt32>) {
+        state.withLock { $0.groups[uid] = groups }
+    }
+
+    func lookupCount(of uid: UInt32) -> Int { state.withLock { $0.lookups[uid] ?? 0 } }
+
+    var lookupThreadNames: [String] { state.withLock { $0.threadNames } }
+
+    /// The lookup the policy calls.
+    func groups(ofUser uid: UInt32) -> Set<UInt32> {
+        state.withLock { $0.beforeEachLookup }()
+        let comm = FileHandle(forReadingAtPath: "/proc/thread-self/comm")
+        let thread = comm.map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .newlines) } ?? "?"
+        try? comm?.close()
+        return state.withLock { state in
+            state.lookups[uid, default: 0] += 1
+            state.threadNames.append(thread)
+            return state.groups[uid] ?? []
+        }
+    }
+
+    /// Waits (polling, without blocking a thread) until `uid` has been looked up `count` times.
+    func waitForLookups(of uid: UInt32, count: Int) async throws {
+        let reached = try await eventually { self.lookupCount(of: uid) >= count }
+        #expect(reached, "\(lookupCount(of: uid)) lookups of \(uid), waited for \(count)")
     }
 }

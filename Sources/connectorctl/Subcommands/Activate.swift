@@ -4,7 +4,7 @@ import ConnectorClient
 import TTRPC
 
 /// Step 2: activate a registered connector.
-struct Activate: AsyncParsableCommand {
+struct Activate: DaemonCommand {
     static let configuration = CommandConfiguration(
         abstract: "Activate a connector (step 2): fetch its connector.json and set mode active.",
         discussion: "Activating an active connector again re-fetches and replaces its schema.")
@@ -12,10 +12,11 @@ struct Activate: AsyncParsableCommand {
     @Argument(help: "The connector's id, as register printed it.")
     var id: UInt64
 
-    @Argument(help: "http(s) URL of the running connector's connector.json.")
+    @Argument(help: "http(s) URL of the running connector's connector.json, or its base URL (http://host:port).")
     var url: String
 
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var root: ConnectorCtl
 
     func run() async throws {
         try await options.withClient { client throws(RPCError) in

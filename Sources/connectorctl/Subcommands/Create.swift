@@ -4,16 +4,17 @@ import ConnectorClient
 import TTRPC
 
 /// The deprecated single-step registration.
-struct Create: AsyncParsableCommand {
+struct Create: DaemonCommand {
     static let configuration = CommandConfiguration(
         abstract: "Deprecated: register and activate in one step from a connector URL.",
         discussion: "Use register, then activate. The name is taken from the schema.")
 
-    @Argument(help: "http(s) URL of the running connector's connector.json.")
+    @Argument(help: "http(s) URL of the running connector's connector.json, or its base URL (http://host:port).")
     var url: String
 
     @OptionGroup var secret: SecretOptions
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var root: ConnectorCtl
 
     func run() async throws {
         Terminal.standardError("warning: 'create' is deprecated; use 'connectorctl register' then 'connectorctl activate'")

@@ -4,13 +4,14 @@ import ConnectorClient
 import TTRPC
 
 /// Delete a connector.
-struct Delete: AsyncParsableCommand {
+struct Delete: DaemonCommand {
     static let configuration = CommandConfiguration(abstract: "Delete a connector with its logo and secret.")
 
     @Argument(help: "The connector's id.")
     var id: UInt64
 
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var root: ConnectorCtl
 
     func run() async throws {
         try await options.withClient { client throws(RPCError) in

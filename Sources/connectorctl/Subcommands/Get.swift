@@ -5,13 +5,14 @@ import TTRPC
 import Foundation
 
 /// Show one connector.
-struct Get: AsyncParsableCommand {
+struct Get: DaemonCommand {
     static let configuration = CommandConfiguration(abstract: "Show one connector with its tools and templates.")
 
     @Argument(help: "The connector's id.")
     var id: UInt64
 
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var root: ConnectorCtl
 
     func run() async throws {
         try await options.withClient { client throws(RPCError) in

@@ -4,7 +4,7 @@ import ConnectorClient
 import TTRPC
 
 /// List connectors.
-struct List: AsyncParsableCommand {
+struct List: DaemonCommand {
     static let configuration = CommandConfiguration(abstract: "List connectors, by id.")
 
     @Option(name: .long, help: "Only connectors in this mode: active, sync or deactive.")
@@ -16,7 +16,8 @@ struct List: AsyncParsableCommand {
     @Option(name: .long, help: "Continue from a previous page's next_page_token.")
     var pageToken: String?
 
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var root: ConnectorCtl
 
     func run() async throws {
         try await options.withClient { client throws(RPCError) in

@@ -5,7 +5,7 @@ import TTRPC
 import Foundation
 
 /// Save a connector's logo to a file.
-struct Logo: AsyncParsableCommand {
+struct Logo: DaemonCommand {
     static let configuration = CommandConfiguration(abstract: "Write a connector's stored logo to a file.")
 
     @Argument(help: "The connector's id.")
@@ -14,7 +14,8 @@ struct Logo: AsyncParsableCommand {
     @Option(name: [.short, .long], help: "Where to write it (default: NAME-logo.EXT in the current directory).")
     var output: String?
 
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var root: ConnectorCtl
 
     func run() async throws {
         try await options.withClient { client throws(RPCError) in

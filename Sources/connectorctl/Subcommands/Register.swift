@@ -4,7 +4,7 @@ import ConnectorClient
 import TTRPC
 
 /// Step 1: register a connector.
-struct Register: AsyncParsableCommand {
+struct Register: DaemonCommand {
     static let configuration = CommandConfiguration(
         abstract: "Register a connector (step 1); it starts in mode deactive.",
         discussion: "The connector need not be running yet. Activate it afterwards with its connector URL.")
@@ -16,7 +16,8 @@ struct Register: AsyncParsableCommand {
     var description: String
 
     @OptionGroup var secret: SecretOptions
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var root: ConnectorCtl
 
     func run() async throws {
         let secret = try secret.read()

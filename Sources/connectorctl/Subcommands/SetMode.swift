@@ -4,7 +4,7 @@ import ConnectorClient
 import TTRPC
 
 /// Change a connector's mode by hand.
-struct SetMode: AsyncParsableCommand {
+struct SetMode: DaemonCommand {
     static let configuration = CommandConfiguration(
         commandName: "set-mode",
         abstract: "Change a connector's mode: sync, deactive, or back to active.",
@@ -16,7 +16,8 @@ struct SetMode: AsyncParsableCommand {
     @Argument(help: "The new mode: active, sync or deactive.")
     var mode: ModeArgument
 
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var root: ConnectorCtl
 
     func run() async throws {
         try await options.withClient { client throws(RPCError) in
