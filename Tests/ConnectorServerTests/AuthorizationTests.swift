@@ -6,6 +6,7 @@ import Foundation
 import Glibc
 import NIOCore
 import Synchronization
+import TestSupport
 import Testing
 
 #if DEBUG
