@@ -153,6 +153,7 @@ let package = Package(
             dependencies: [
                 "ConnectorServer", "ConnectorClient", "SampleConnectorKit", "TTRPC", "ConnectorAPI", "TestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

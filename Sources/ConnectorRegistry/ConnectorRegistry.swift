@@ -336,7 +336,7 @@ public actor ConnectorRegistry {
     private static func storageError(_ error: any Error) -> ConnectorRegistryError {
         if let registryError = error as? ConnectorRegistryError { return registryError }
         if error is CancellationError { return ConnectorRegistryError(.cancelled, "call cancelled") }
-        return ConnectorRegistryError(.internal, "storage error: \(error)")
+        return ConnectorRegistryError(.internal, "storage error", cause: error)
     }
 }
 

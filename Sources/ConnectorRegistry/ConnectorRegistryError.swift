@@ -1,5 +1,7 @@
 /// Why a registry operation failed: a code that says which kind of failure
-/// (and so which status a caller gets) and a message meant for people.
+/// (and so which status a caller gets), a message meant for people, and the
+/// underlying error if there is one. For `internal` failures the message and
+/// cause are for the operator's log, not for callers.
 public struct ConnectorRegistryError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The kinds of failure.
     public enum Code: String, Sendable, Hashable {
@@ -28,13 +30,27 @@ public struct ConnectorRegistryError: Error, Hashable, Sendable, CustomStringCon
 
     public var code: Code
     public var message: String
+    /// What went wrong underneath (a database error, a system error), if anything.
+    public var cause: (any Error)?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
         self.code = code
         self.message = message
+        self.cause = cause
     }
 
-    public var description: String { message }
+    public var description: String {
+        cause.map { "\(message): \($0)" } ?? message
+    }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.code == rhs.code && lhs.message == rhs.message
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(code)
+        hasher.combine(message)
+    }
 }
 
 extension ConnectorRegistryError {

@@ -37,7 +37,7 @@ public final class ConnectorDaemon: Service, Sendable {
             throw DaemonError(error.message)
         }
         var router = Router()
-        ConnectorService(registry: registry, policy: configuration.policy).register(into: &router)
+        ConnectorService(registry: registry, policy: configuration.policy, logger: logger).register(into: &router)
         var serverConfiguration = TTRPCServer.Configuration(socketPath: configuration.socketPath)
         serverConfiguration.socketMode = configuration.socketMode
         serverConfiguration.shutdownGracePeriod = configuration.shutdownGracePeriod

@@ -1,20 +1,26 @@
 import ConnectorAPI
 public import ConnectorRegistry
+public import Logging
 import NIOCore
 import ProtobufCKit
 public import TTRPC
 
 /// The `connectors.v1.ConnectorRegistry` service: decodes each request,
 /// checks the caller may make it, calls the registry, and encodes the answer.
-/// Domain errors reach the caller as their status code and message.
+/// Domain errors reach the caller as their status code and message, except
+/// internal ones: the caller gets `internal error (ref XXXXXXXX)` and the log
+/// the message and cause under that reference.
 public struct ConnectorService: Sendable {
     private let registry: ConnectorRegistry
     private let policy: AccessPolicy
     private let getAnswers = EncodedAnswerCache(capacity: 4096)
+    private let logger: Logger
 
-    public init(registry: ConnectorRegistry, policy: AccessPolicy) {
+    /// - Parameter logger: where internal errors are logged with their reference.
+    public init(registry: ConnectorRegistry, policy: AccessPolicy, logger: Logger = Logger(label: "connectord.service")) {
         self.registry = registry
         self.policy = policy
+        self.logger = logger
     }
 
     /// Adds the service's methods to `router`.
@@ -89,6 +95,7 @@ public struct ConnectorService: Sendable {
         inline: (@Sendable (Request) -> ByteBuffer?)? = nil
     ) {
         let policy = policy
+        let logger = logger
         var inlineHandler: Router.InlineHandler? = nil
         if let inline, !mutating {
             inlineHandler = { payload, _ in
@@ -103,8 +110,22 @@ public struct ConnectorService: Sendable {
             if mutating, !(await policy.isSuperuser(context.peer)) {
                 throw ConnectorRegistryError.superuserRequired
             }
-            return try await handle(try Self.decode(Request.self, payload, method), context)
+            do {
+                return try await handle(try Self.decode(Request.self, payload, method), context)
+            } catch let error as ConnectorRegistryError where error.code == .internal {
+                throw Self.reported(error, method: method, logger: logger)
+            }
         }
+    }
+
+    /// What a caller is told of an internal error: a reference, and nothing of
+    /// its text (SQL, paths, system errors); the log has the rest under it.
+    private static func reported(_ error: ConnectorRegistryError, method: ConnectorsV1.Method, logger: Logger) -> RPCError {
+        let reference = String(UInt32.random(in: .min ... .max), radix: 16).leftPadded(to: 8)
+        logger.error(
+            "internal error (ref \(reference))",
+            metadata: ["ref": "\(reference)", "method": "\(method.rawValue)", "error": "\(error)"])
+        return RPCError(code: .internal, message: "internal error (ref \(reference))")
     }
 
     /// The encoded `GetResponse` of a connector; a `ListResponse` is made of these.
@@ -147,5 +168,12 @@ extension ProtoMessage {
             }
             return buffer
         }
+    }
+}
+
+extension String {
+    /// The string with leading zeros up to `width` characters.
+    fileprivate func leftPadded(to width: Int) -> String {
+        String(repeating: "0", count: max(0, width - count)) + self
     }
 }
