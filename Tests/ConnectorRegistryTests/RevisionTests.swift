@@ -90,7 +90,7 @@ struct RevisionTests {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for writer in 0..<16 {
                         group.addTask {
-                            var random = SplitMix64(seed: seed &+ UInt64(round * 16 + writer))
+                            var random = SeededGenerator(seed: seed &+ UInt64(round * 16 + writer))
                             for _ in 0..<6 {
                                 let change: Connector
                                 do {
@@ -144,17 +144,3 @@ final class StaleReads: Sendable {
     func withLock<T>(_ body: (inout [String]) -> T) -> T { seen.withLock { body(&$0) } }
 }
 
-/// A small deterministic random number generator (SplitMix64).
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -5,32 +5,9 @@ import Glibc
 import Logging
 import SampleConnectorKit
 import Synchronization
+import TestSupport
 import Testing
 
-/// Collects every log message and metadata value, to check that secrets are never logged.
-final class RecordingLogHandler: LogHandler, Sendable {
-    let records = Mutex<[String]>([])
-
-    var metadata: Logger.Metadata {
-        get { [:] }
-        set {}
-    }
-    var logLevel: Logger.Level {
-        get { .trace }
-        set {}
-    }
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { nil }
-        set {}
-    }
-
-    func log(event: LogEvent) {
-        let text = "\(event.level) \(event.message) \(event.metadata ?? [:])"
-        records.withLock { $0.append(text) }
-    }
-
-    var all: [String] { records.withLock { $0 } }
-}
 
 /// Secrets: sealed with AES-GCM, bound to their connector, never in plaintext
 /// on disk or in any answer; the key file's permissions.
@@ -62,7 +39,7 @@ struct SecretTests {
     @Test func plaintextSecretIsNowhereOnDiskNorInAnyAnswerNorInTheLog() async throws {
         let files = try TestFiles.make()
         defer { files.remove() }
-        let handler = RecordingLogHandler()
+        let handler = LogRecorder()
         let needle = Array(Self.secret.utf8)
         try await files.withRegistry(logger: Logger(label: "test") { _ in handler }) { registry in
             var answers: [String] = []
@@ -106,8 +83,8 @@ struct SecretTests {
         for (file, bytes) in afterClose {
             #expect(!contains(bytes, needle), "plaintext secret found in \(file)")
         }
-        #expect(!handler.all.isEmpty)
-        for record in handler.all {
+        #expect(!handler.records.isEmpty)
+        for record in handler.records {
             #expect(!record.contains(Self.secret), "logged: \(record)")
         }
         // The sealed values are there (so the test looks at the right files).

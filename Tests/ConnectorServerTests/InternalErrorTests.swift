@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import Synchronization
 import TTRPC
+import TestSupport
 import Testing
 
 /// An internal failure (here the database, its table gone) reaches the
@@ -43,26 +44,3 @@ struct InternalErrorTests {
     }
 }
 
-/// Keeps every log record (message and metadata) as text.
-final class LogRecorder: LogHandler, Sendable {
-    private let stored = Mutex<[String]>([])
-    var records: [String] { stored.withLock { $0 } }
-
-    var metadata: Logger.Metadata {
-        get { [:] }
-        set {}
-    }
-    var logLevel: Logger.Level {
-        get { .trace }
-        set {}
-    }
-    subscript(metadataKey _: String) -> Logger.Metadata.Value? {
-        get { nil }
-        set {}
-    }
-
-    func log(event: LogEvent) {
-        let fields = (event.metadata ?? [:]).map { "\($0.key)=\($0.value)" }.sorted().joined(separator: " ")
-        stored.withLock { $0.append("\(event.message) \(fields)") }
-    }
-}

@@ -34,7 +34,7 @@ struct RevisionOverTheWireTests {
                         for (index, writer) in writers.enumerated() {
                             let reader = readers[index % readers.count]
                             group.addTask {
-                                var random = SeededRandom(seed: seed &+ UInt64(round * 16 + index))
+                                var random = SeededGenerator(seed: seed &+ UInt64(round * 16 + index))
                                 for _ in 0..<4 {
                                     let revision: UInt64
                                     do {
@@ -121,17 +121,3 @@ final class Counter: Sendable {
     var value: Int { count.withLock { $0 } }
 }
 
-/// A small deterministic random number generator (SplitMix64).
-struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -264,7 +264,7 @@ final class Worker: @unchecked Sendable {
     let index: Int
     let socket: String
     let schemaURL: String
-    private var random: SplitMix
+    private var random: SeededGenerator
     private var counter = 0
     private(set) var records: [Record] = []
     private(set) var acknowledged = 0
@@ -281,7 +281,7 @@ final class Worker: @unchecked Sendable {
         self.index = index
         self.socket = socket
         self.schemaURL = schemaURL
-        random = SplitMix(seed: seed &+ UInt64(index) &* 0x1000_0000_01B3)
+        random = SeededGenerator(seed: seed &+ UInt64(index) &* 0x1000_0000_01B3)
     }
 
     var names: [String] { records.map(\.name) }
@@ -411,18 +411,3 @@ final class StopFlag: Sendable {
     func set() { flag.store(true, ordering: .releasing) }
 }
 
-/// A small seedable generator (SplitMix64).
-struct SplitMix {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func next(below bound: Int) -> Int { Int(next() % UInt64(bound)) }
-}

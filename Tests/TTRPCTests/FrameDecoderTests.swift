@@ -1,5 +1,6 @@
 import NIOCore
 import TTRPC
+import TestSupport
 import Testing
 
 // NIOTestUtils' ByteToMessageDecoderVerifier is not available: NIOTestUtils is

@@ -2,6 +2,7 @@ import ConnectorAPI
 import NIOCore
 import ProtobufCKit
 import TTRPC
+import TestSupport
 import Testing
 
 /// Decoding any byte sequence never crashes: random bytes, truncations and

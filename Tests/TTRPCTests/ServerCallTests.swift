@@ -2,6 +2,7 @@ import ConnectorAPI
 import Glibc
 import NIOCore
 import TTRPC
+import TestSupport
 import Testing
 
 /// What a handler saw of its call.
