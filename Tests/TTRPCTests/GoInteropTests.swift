@@ -52,19 +52,22 @@ struct GoInteropTests {
         #expect(outcome.local == nil)
     }
 
-    /// The Go client sends timeout_nano from its 200 ms context deadline and
+    /// The Go client sends timeout_nano from its 2 s context deadline and
     /// gives up by itself at that deadline too: whichever comes first, the
-    /// outcome is DEADLINE_EXCEEDED, and our handler must see the deadline and
-    /// be cancelled.
+    /// outcome is DEADLINE_EXCEEDED, and our handler (5 s) must see the
+    /// deadline and be cancelled. On a machine so loaded that the call reaches
+    /// the server after its deadline, the server answers without running the
+    /// handler at all; either way no handler runs on past it.
     @Test func goClientDeadline() async throws {
         let (outcome, record) = try await GoInterop.runGoClient(scenario: "deadline")
         #expect(outcome.code == RPCError.Code.deadlineExceeded.rawValue)
-        #expect(record.deadlines.count == 1)
+        #expect(record.calls <= 1)
+        #expect(record.deadlines.count == record.calls, "every call that reached the handler carried its deadline")
         if let deadline = record.deadlines.first {
-            // What is left when the handler starts: at most the 200 ms sent, less under load.
-            #expect(deadline <= .milliseconds(200))
+            // What is left when the handler starts: at most the 2 s sent, less under load.
+            #expect(deadline <= .seconds(2))
         }
-        #expect(record.slowCallsCancelled == 1)
+        #expect(record.slowCallsCancelled == record.calls, "the handler ran on past the deadline")
     }
 
     /// timeout_nano of 200 ms while the Go client waits 5 s: the

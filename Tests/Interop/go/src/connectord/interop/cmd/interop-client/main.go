@@ -108,7 +108,7 @@ func run(client *ttrpc.Client, scenario string) (result, error) {
 
 	case "deadline":
 		// The server makes id 7 slow; the context deadline becomes timeout_nano.
-		ctx, cancel := context.WithTimeout(background, 200*time.Millisecond)
+		ctx, cancel := context.WithTimeout(background, 2*time.Second)
 		defer cancel()
 		start := time.Now()
 		resp, err := registry.Get(ctx, &connectorsv1.GetRequest{ConnectorId: 7})
