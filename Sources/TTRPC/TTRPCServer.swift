@@ -179,7 +179,8 @@ public final class TTRPCServer: Sendable {
                         for part in parts { channel.write(part, promise: nil) }
                         channel.flush()
                     },
-                    isWritable: { channel.isWritable })
+                    isWritable: { channel.isWritable },
+                    closeFuture: channel.closeFuture)
                 try await connection.serve(inbound)
             }
         } catch {

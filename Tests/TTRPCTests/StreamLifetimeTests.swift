@@ -149,7 +149,8 @@ struct StreamLifetimeTests {
             let result = try await stalled
             #expect(result.messages == [[1]])
             #expect(result.error?.code == .unavailable)
-            // The server's handler is cancelled when its next write fails: here it waits, and the server ends it at stop.
+            // The server ends the stream: its handler, waiting at the gate, is cancelled.
+            #expect(await eventually(timeout: .seconds(30)) { record.value.cancelled == 1 })
         }
     }
 

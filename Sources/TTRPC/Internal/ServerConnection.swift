@@ -41,9 +41,17 @@ struct ServerConnection: Sendable {
     let writeNow: @Sendable ([ByteBuffer]) -> Void
     /// Whether the channel takes writes without waiting (below its high watermark).
     let isWritable: @Sendable () -> Bool
+    /// Completes when the connection has closed.
+    let closeFuture: EventLoopFuture<Void>
 
     func serve(_ inbound: NIOAsyncChannelInboundStream<ServerEvent>) async throws {
         let streams = StreamTable()
+        // The client gone, no stream can go on: each is ended (its handler
+        // cancelled) rather than left to notice at its next write.
+        closeFuture.whenComplete { _ in
+            let closed = RPCError(code: .unavailable, message: "connection closed")
+            for stream in streams.all where stream.kind != .unary { stream.end(closed) }
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             var inFlight = 0
             for try await event in inbound {
