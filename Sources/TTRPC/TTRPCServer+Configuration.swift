@@ -20,7 +20,8 @@ extension TTRPCServer {
         /// longer than this absorbs, fails its stream.)
         public var maximumBufferedBytesPerStream = 1 << 20
         /// A stream whose next message cannot be sent for this long (the
-        /// client reads nothing) ends with RESOURCE_EXHAUSTED.
+        /// client reads nothing) ends with RESOURCE_EXHAUSTED (noticed within
+        /// half of it more).
         public var streamSendTimeout: Duration = .seconds(5)
         /// Answers buffered for a client that does not read: past this many
         /// bytes the connection starts no new call until the client reads

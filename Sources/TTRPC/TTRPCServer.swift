@@ -179,7 +179,6 @@ public final class TTRPCServer: Sendable {
                         for part in parts { channel.write(part, promise: nil) }
                         channel.flush()
                     },
-                    isWritable: { channel.isWritable },
                     closeFuture: channel.closeFuture)
                 try await connection.serve(inbound)
             }

@@ -48,7 +48,7 @@ struct StreamFlowTests {
             let client = TTRPCClient(socketPath: path)
             do {
                 let unread = try await client.serverStreaming(
-                    service: StreamService.name, method: "Flood", request: ByteBuffer(bytes: bytes(of: 5_000))
+                    service: StreamService.name, method: "Flood", request: ByteBuffer(bytes: bytes(of: 2_000))
                 ) { unread in
                     // While `unread` is not read, another stream gets all of its 10,000 messages.
                     let count = try await client.serverStreaming(
@@ -59,7 +59,7 @@ struct StreamFlowTests {
                         return count
                     }
                     #expect(count == 10_000)
-                    // The server sent all 5,000: the client kept reading the socket.
+                    // The server sent all 2,000: the client kept reading the socket.
                     #expect(await eventually(timeout: .seconds(60)) { flood.value.finished })
                     #expect(flood.value.error == nil)
                     return await collect(unread)
@@ -84,7 +84,7 @@ struct StreamFlowTests {
         try await withServerAndClient(
             router: Self.router(flood: flood, gate: gate),
             configure: {
-                // The echo stream's 2,000 messages fit (68 bytes each, counted), the ignored stream's 1,000 KiB do not.
+                // The echo stream's 1,000 messages fit (68 bytes each, counted), the ignored stream's 400 KiB do not.
                 $0.maximumBufferedBytesPerStream = 256 << 10
             }
         ) { client, _ async throws in
@@ -92,17 +92,17 @@ struct StreamFlowTests {
                 service: StreamService.name, method: "Ignore",
                 requests: { writer in
                     // Fails once the server has ended the stream.
-                    for _ in 0..<1_000 { try await writer.write(ByteBuffer(repeating: 0x49, count: 1024)) }
+                    for _ in 0..<400 { try await writer.write(ByteBuffer(repeating: 0x49, count: 1024)) }
                 },
                 responses: { ignored in
                     let echoed = try await client.bidirectionalStreaming(
                         service: StreamService.name, method: "Echo",
                         requests: { writer in
-                            for index in 0..<2_000 { try await writer.write(ByteBuffer(bytes: bytes(of: UInt32(index)))) }
+                            for index in 0..<1_000 { try await writer.write(ByteBuffer(bytes: bytes(of: UInt32(index)))) }
                         },
                         responses: collect)
                     #expect(echoed.error == nil)
-                    #expect(echoed.messages.count == 2_000)
+                    #expect(echoed.messages.count == 1_000)
                     return await collect(ignored)
                 })
             #expect(ignored.messages.isEmpty)

@@ -17,8 +17,8 @@ import Synchronization
 ///
 /// One stream never holds up another: the client's messages wait in a
 /// bounded inbox per stream (past its bound that stream alone fails with
-/// RESOURCE_EXHAUSTED), and a stream whose messages cannot be sent for
-/// `streamSendTimeout` (the channel stays unwritable) ends with
+/// RESOURCE_EXHAUSTED), and a stream whose next message cannot be sent for
+/// `streamSendTimeout` (found within half of it more) ends with
 /// RESOURCE_EXHAUSTED.
 struct ServerConnection: Sendable {
     let peer: PeerCredentials
@@ -39,8 +39,6 @@ struct ServerConnection: Sendable {
     /// once its task is cancelled (the async writer drops writes from a
     /// cancelled task), so the stream still ends with its status.
     let writeNow: @Sendable ([ByteBuffer]) -> Void
-    /// Whether the channel takes writes without waiting (below its high watermark).
-    let isWritable: @Sendable () -> Bool
     /// Completes when the connection has closed.
     let closeFuture: EventLoopFuture<Void>
 
@@ -154,6 +152,18 @@ struct ServerConnection: Sendable {
         let responses = MessageWriter { message throws(RPCError) in
             try await send(message, streamID: streamID, kind: kind, stream: stream)
         }
+        // A send under way for longer than streamSendTimeout ends the stream:
+        // checked twice per timeout by one timer per stream (a timer per
+        // message would cost two hops to the event loop each).
+        let timeout = TimeAmount(streamSendTimeout)
+        let half = TimeAmount(streamSendTimeout / 2)
+        let watch = kind.serverSendsData
+            ? eventLoop.scheduleRepeatedTask(initialDelay: half, delay: half) { _ in
+                if stream.isSendStalled(longerThan: timeout) {
+                    stream.end(RPCError(code: .resourceExhausted, message: "stream blocked: the client is not reading"))
+                }
+            } : nil
+        defer { watch?.cancel() }
         let outcome = await withTaskGroup(of: Result<ByteBuffer?, RPCError>?.self) { group in
             group.addTask {
                 do {
@@ -208,12 +218,9 @@ struct ServerConnection: Sendable {
                 message: "message of \(message.readableBytes) bytes exceeds the maximum message size of \(maximumFrameSize)")
         }
         let frame = DataFrame.encode(streamID: streamID, message: message, allocator: allocator)
-        // Timed only when the write may wait: a timer per message would cost
-        // two hops to the event loop. (A write that races the channel turning
-        // unwritable is bounded by the connection's writeStallTimeout instead.)
-        let stall = isWritable()
-            ? nil : try? eventLoop.scheduleCallback(in: TimeAmount(streamSendTimeout), handler: SendStallCallback(stream: stream))
-        defer { stall?.cancel() }
+        // Watched by the stream's send watch (`serveStream`).
+        stream.beginSend()
+        defer { stream.endSend() }
         do {
             try await outbound.write(contentsOf: frame)
         } catch {

@@ -17,6 +17,8 @@ final class ServerStream: Sendable {
         var waiter: CheckedContinuation<RPCError?, Never>?
         var waiterCancelled = false
         var answered = false
+        /// When the send under way began, if one is.
+        var sendingSince: NIODeadline?
     }
 
     let kind: MethodKind
@@ -67,20 +69,25 @@ final class ServerStream: Sendable {
         }
     }
 
+    /// Marks a send of the handler as begun (until `endSend`).
+    func beginSend() {
+        state.withLock { $0.sendingSince = .now() }
+    }
+
+    func endSend() {
+        state.withLock { $0.sendingSince = nil }
+    }
+
+    /// Whether a send has been under way for more than `timeout`.
+    func isSendStalled(longerThan timeout: TimeAmount) -> Bool {
+        state.withLock { state in state.sendingSince.map { NIODeadline.now() - $0 > timeout } ?? false }
+    }
+
     /// Takes the right to send the stream's answer; true once, false after.
     func claimAnswer() -> Bool {
         state.withLock { state in
             defer { state.answered = true }
             return !state.answered
         }
-    }
-}
-
-/// Ends a stream that could not send for too long (an event-loop timer).
-struct SendStallCallback: NIOScheduledCallbackHandler, Sendable {
-    let stream: ServerStream
-
-    func handleScheduledCallback(eventLoop: some EventLoop) {
-        stream.end(RPCError(code: .resourceExhausted, message: "stream blocked: the client is not reading"))
     }
 }
