@@ -132,4 +132,36 @@ struct StreamFlowTests {
             }
         }
     }
+
+    @Test("the in-flight bound counts the calls running: with a stream open, calls past it are refused, calls served before are not counted")
+    func inFlightBoundWithStreams() async throws {
+        let flood = Locked(Flood())
+        let gate = Gate()
+        defer { gate.open() }
+        let gated = Locked(0)
+        var router = Self.router(flood: flood, gate: gate)
+        router.test("Gated") { payload, _ in
+            gated.withLock { $0 += 1 }
+            try await gate.wait()
+            return payload
+        }
+        try await withServerAndClient(router: router, configure: { $0.maximumConcurrentRequestsPerConnection = 4 }) {
+            client, _ async throws in
+            try await client.bidirectionalStreaming(
+                service: StreamService.name, method: "Ignore", requests: { _ in try await gate.wait() },
+                responses: { _ in
+                    // Many more calls than the bound, one after the other, while the stream is open.
+                    for index in 0..<20 { #expect(try await client.callTest("Echo", [UInt8(index)]) == [UInt8(index)]) }
+                    // The stream and three calls fill the bound; the next call is refused at once.
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for _ in 0..<3 { group.addTask { _ = try await client.callTest("Gated", [1]) } }
+                        #expect(await eventually(timeout: .seconds(30)) { gated.value == 3 })
+                        let refused = await rpcError { _ = try await client.callTest("Echo", [2]) }
+                        #expect(refused?.code == .resourceExhausted)
+                        gate.open()
+                        try await group.waitForAll()
+                    }
+                })
+        }
+    }
 }

@@ -61,7 +61,8 @@ struct ServerConnection: Sendable {
                 case .streamError(let streamID, let error):
                     try await fail(streamID: streamID, with: error, streams: streams)
                 case .call(let streamID, let request, let route):
-                    if inFlight >= maximumConcurrentRequests, streams.hasStreams {
+                    // `inFlight` counts the tasks not yet reaped; the table, the calls still running.
+                    if streams.count >= maximumConcurrentRequests, streams.hasStreams {
                         // Waiting unread would hold up the open streams' data frames.
                         let error = RPCError(
                             code: .resourceExhausted,

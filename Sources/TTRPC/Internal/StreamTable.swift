@@ -31,6 +31,9 @@ final class StreamTable: Sendable {
         state.withLock { $0.streams[streamID] }
     }
 
+    /// How many calls are in flight, unary and streaming.
+    var count: Int { state.withLock { $0.streams.count } }
+
     /// Whether any streaming call is open.
     var hasStreams: Bool { state.withLock { $0.streaming > 0 } }
 
