@@ -11,9 +11,10 @@ swift build --build-tests
 if (($# > 0)); then
     exec swift test --skip-build "$@"
 fi
-# The reliability suites and the benchmark smoke test load the machine (1,000
-# connections, SIGKILL cycles, Go builds):
+# The reliability suites, the benchmark smoke test and the stream suites load
+# the machine (1,000 connections, SIGKILL cycles, Go builds; streams of 10,000
+# messages, a hundred streams at once, floods):
 # they run after the rest, so timing-sensitive tests never share the CPUs with them.
-heavy='CrashConsistencyTests|HostileClientTests|HostileSchemaServerTests|BenchmarkHarnessTests'
+heavy='CrashConsistencyTests|HostileClientTests|HostileSchemaServerTests|BenchmarkHarnessTests|StreamSuites'
 swift test --skip-build --skip "$heavy"
 swift test --skip-build --filter "$heavy"
