@@ -32,8 +32,10 @@ extension TTRPCClient {
     /// awaited.
     /// - Returns: the encoded answer.
     /// - Throws: `RPCError`: the server's status (also when it ended the stream
-    ///   while `requests` was still sending), UNAVAILABLE, DEADLINE_EXCEEDED,
-    ///   CANCELLED; or what `requests` throws (the stream is then abandoned).
+    ///   while `requests` was still sending: its writes then fail, and the
+    ///   server's answer or status is what this returns or throws),
+    ///   UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED; or what `requests` throws
+    ///   (the stream is then abandoned).
     public func clientStreaming(
         service: String,
         method: String,
@@ -47,10 +49,9 @@ extension TTRPCClient {
         do {
             try await requests(stream.writer)
             try await stream.closeSending()
-        } catch {
-            // The server's own status, when it ended the stream meanwhile.
-            if let status = stream.inbox.error { throw status }
-            throw error
+        } catch let error as RPCError where stream.inbox.hasEnded {
+            // The server ended the stream meanwhile: its answer or its status follows.
+            _ = error
         }
         var answers = MessageStream(stream.inbox).makeAsyncIterator()
         return try await answers.next() ?? ByteBuffer()
@@ -83,7 +84,9 @@ extension TTRPCClient {
                     try await requests(stream.writer)
                     try await stream.closeSending()
                 } catch {
-                    guard !Task.isCancelled, stream.inbox.error == nil else { return }
+                    // A stream that has ended (the server's end or status, or
+                    // `responses` leaving) explains the failure; else it ends here.
+                    guard !Task.isCancelled, !stream.inbox.hasEnded else { return }
                     stream.abandon(RPCError(code: .cancelled, message: "the request producer failed: \(error)"))
                 }
             }

@@ -18,6 +18,9 @@ import Testing
 ///   received, then whether they were `bytes(of: i)` in order (1) and how many
 ///   were empty; a message `[0xEE]` fails the call with FAILED_PRECONDITION.
 /// - `Echo` (bidirectional): sends each message back; `[0xEE]` fails the stream.
+/// - `TakeTwo` (client streaming) answers `[2]` after two messages, however
+///   many the client sends; `First` (bidirectional) sends the first message
+///   back and ends the stream.
 enum StreamService {
     static let name = "ttrpc.test.v1.Streams"
     static let failMessage: [UInt8] = [0xEE]
@@ -71,6 +74,16 @@ extension Router {
                 try await responses.write(message)
                 count += 1
             }
+        }
+        router.registerClientStreaming(service: StreamService.name, method: "TakeTwo") { requests, _ in
+            var iterator = requests.makeAsyncIterator()
+            _ = try await iterator.next()
+            _ = try await iterator.next()
+            return ByteBuffer(bytes: [2])
+        }
+        router.registerBidirectionalStreaming(service: StreamService.name, method: "First") { requests, responses, _ in
+            var iterator = requests.makeAsyncIterator()
+            if let first = try await iterator.next() { try await responses.write(first) }
         }
         return router
     }

@@ -116,7 +116,31 @@ extension StreamSuites {
             }
         }
 
+        @Test("client streaming: a server that answers before the client is done sending: the answer, not an error")
+        func clientStreamEarlyAnswer() async throws {
+            try await withServerAndClient(router: .streams) { client, _ async throws in
+                let answer = try await client.clientStreaming(service: StreamService.name, method: "TakeTwo") { writer in
+                    for index in 0..<1_000 { try await writer.write(ByteBuffer(bytes: bytes(of: UInt32(index)))) }
+                }
+                #expect(answer == ByteBuffer(bytes: [2]))
+            }
+        }
+
         // MARK: Bidirectional
+
+        @Test("bidirectional: a server that ends cleanly while the client still sends: its messages, then the clean end")
+        func bidirectionalEarlyEnd() async throws {
+            try await withServerAndClient(router: .streams) { client, _ async throws in
+                let received = try await client.bidirectionalStreaming(
+                    service: StreamService.name, method: "First",
+                    requests: { writer in
+                        for index in 0..<1_000 { try await writer.write(ByteBuffer(bytes: bytes(of: UInt32(index)))) }
+                    },
+                    responses: collect)
+                #expect(received.messages == [bytes(of: 0)])
+                #expect(received.error == nil)
+            }
+        }
 
         @Test("bidirectional: every message echoed in order, then a clean end", arguments: [0, 1, 3, 100])
         func bidirectionalInOrder(count: Int) async throws {
