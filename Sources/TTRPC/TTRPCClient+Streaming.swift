@@ -49,9 +49,8 @@ extension TTRPCClient {
         do {
             try await requests(stream.writer)
             try await stream.closeSending()
-        } catch let error as RPCError where stream.inbox.hasEnded {
+        } catch is RPCError where stream.inbox.hasEnded {
             // The server ended the stream meanwhile: its answer or its status follows.
-            _ = error
         }
         var answers = MessageStream(stream.inbox).makeAsyncIterator()
         return try await answers.next() ?? ByteBuffer()

@@ -55,7 +55,7 @@ extension StreamSuites {
                 try await peer.write(dataFrame(streamID: 1, [2]))
                 let error = try await peer.readStatus(streamID: 1)
                 #expect(error?.code == .invalidArgument)
-                #expect(error?.message == "data frame after remote closed")
+                #expect(error?.message == "data handling error: ttrpc: stream closed")
                 try await peer.expectEcho(streamID: 3)
             }
         }

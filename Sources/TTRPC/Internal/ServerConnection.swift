@@ -244,7 +244,8 @@ struct ServerConnection: Sendable {
             return try await fail(streamID: streamID, with: error, streams: streams)
         }
         guard !stream.remoteClosed.load(ordering: .relaxed) else {
-            return stream.end(RPCError(code: .invalidArgument, message: "data frame after remote closed"))
+            // The reference's wording.
+            return stream.end(RPCError(code: .invalidArgument, message: "data handling error: ttrpc: stream closed"))
         }
         let closing = flags & Frame.Flags.remoteClosed != 0
         let carriesMessage = flags & Frame.Flags.noData == 0
