@@ -31,7 +31,9 @@ if (($# > 0)); then
     exec swift test --skip-build "$@"
 fi
 
-heavy='CrashConsistencyTests|HostileClientTests|HostileSchemaServerTests|BenchmarkHarnessTests|TimingTests'
+# The stream suites load the machine too (streams of 10,000 messages, a
+# hundred at once, floods) and run one test at a time.
+heavy='CrashConsistencyTests|HostileClientTests|HostileSchemaServerTests|BenchmarkHarnessTests|TimingTests|StreamSuites'
 
 load_pids=()
 stop_load() {

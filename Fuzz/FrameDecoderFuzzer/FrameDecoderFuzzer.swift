@@ -1,8 +1,9 @@
 // libFuzzer target: the ttrpc frame decoder and the request/response envelopes.
 //
 // Input: byte 0 picks the decoder's frame-size limit (small limits let short
-// inputs reach the oversized-frame path), byte 1 the size of the reads the
-// rest arrives in (0: one read); the rest is the byte stream a peer sends.
+// inputs reach the oversized-frame path; low 3 bits) and whether the stream
+// also goes to a live server (high bit, below), byte 1 the size of the reads
+// the rest arrives in (0: one read); the rest is the byte stream a peer sends.
 //
 // The stream goes through `FrameDecoder` inside NIO's `ByteToMessageHandler`
 // (as the server and client run it), in an `EmbeddedChannel`, read by read.
@@ -14,6 +15,11 @@
 //   - a frame is longer than the limit, or the frames add up to more bytes
 //     than were sent;
 //   - an envelope that decoded does not survive encode-then-decode unchanged.
+//
+// With the high bit of byte 0 set, the stream is also sent to a real
+// TTRPCServer with streaming methods, as a client would, and the server's
+// answers are checked: data frames, their flags, and the stream states they
+// drive (`StreamServerHarness.swift` lists those findings).
 //
 // Built with -DFUZZING (scripts/fuzz.sh) this is the libFuzzer entry point.
 // Built without it (a plain `swift build`), the executable replays inputs:
@@ -30,7 +36,7 @@ let frameLimits = [Frame.maximumDataSize, 0, 1, 10, 64, 256, 4096, 65_536]
 /// Runs one input.
 func fuzzOne(_ input: UnsafeRawBufferPointer) {
     guard input.count >= 2 else { return }
-    let limit = frameLimits[Int(input[0]) % frameLimits.count]
+    let limit = frameLimits[Int(input[0] & 0x07) % frameLimits.count]
     let readSize = input[1] == 0 ? Int.max : Int(input[1])
     let stream = UnsafeRawBufferPointer(rebasing: input[2...])
 
@@ -72,6 +78,8 @@ func fuzzOne(_ input: UnsafeRawBufferPointer) {
         }
     }
     precondition(consumed <= stream.count, "the frames add up to more bytes than were sent")
+
+    if input[0] & 0x80 != 0 { StreamServerHarness.shared.check(stream) }
 }
 
 /// Decodes `data` as a request envelope; one that decodes must re-encode to the same value.
@@ -171,12 +179,48 @@ enum FrameDecoderFuzzerReplay {
             "even-stream-id": [0, 0] + frame(2, .request, request("Delete", [0x08, 0x02])),
             "empty-frames": [0, 0] + frame(7, .request) { _ in } + frame(9, .response) { _ in },
             "garbage-after-frame": [0, 0] + list + [0xFF, 0x00, 0x13, 0x37],
-        ]
+        ].merging(streamSeeds { streamID, type, flags, body in frame(streamID, type, flags: flags, body) }) { first, _ in first }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         for (name, bytes) in seeds {
             try Data(bytes).write(to: URL(fileURLWithPath: directory).appendingPathComponent(name))
         }
         print("wrote \(seeds.count) seeds to \(directory)")
+    }
+
+    /// Seeds for the live server (byte 0's high bit): each kind of stream,
+    /// and each protocol error a client can make with them.
+    static func streamSeeds(
+        _ frame: (UInt32, Frame.MessageType, UInt8, (inout ByteBuffer) -> Void) -> [UInt8]
+    ) -> [String: [UInt8]] {
+        func open(_ streamID: UInt32, _ method: String, flags: UInt8, _ payload: [UInt8] = [], service: String = StreamServerHarness.service) -> [UInt8] {
+            frame(streamID, .request, flags) {
+                RequestEnvelope(service: service, method: method, payload: ByteBuffer(bytes: payload)).encode(into: &$0)
+            }
+        }
+        func data(_ streamID: UInt32, flags: UInt8 = 0, _ bytes: [UInt8]) -> [UInt8] {
+            frame(streamID, .data, flags) { $0.writeBytes(bytes) }
+        }
+        let closed = Frame.Flags.remoteClosed, open2 = Frame.Flags.remoteOpen, noData = Frame.Flags.noData
+        let bidirectional = open(1, "Stream", flags: open2) + data(1, [1]) + data(1, []) + data(1, [2]) + data(1, flags: closed | noData, [])
+        return [
+            "stream-server": [0x80, 0] + open(1, "Count", flags: closed, [3, 0]) + open(3, "Count", flags: closed, [2, 1]),
+            "stream-client": [0x80, 0] + open(1, "Collect", flags: open2) + data(1, [1]) + data(1, []) + data(1, flags: closed | noData, []),
+            "stream-bidirectional": [0x80, 0] + bidirectional,
+            "stream-bidirectional-byte-reads": [0x80, 1] + bidirectional,
+            "stream-left-open": [0x80, 0] + open(1, "Stream", flags: open2) + data(1, [1]) + open(3, "Collect", flags: open2),
+            "stream-buffer-full": [0x80, 0] + open(1, "Collect", flags: open2) + (0..<12).flatMap { data(1, [UInt8($0)]) },
+            "stream-protocol-errors": [0x80, 0]
+                + data(9, [1])  // no such stream
+                + open(1, "Echo", flags: 0, [5]) + data(1, [1])  // data on a unary stream
+                + open(3, "Stream", flags: open2) + data(3, flags: closed | noData, []) + data(3, [2])  // after remote closed
+                + open(5, "Stream", flags: open2) + data(5, flags: closed, [3])  // close with data
+                + open(7, "Count", flags: closed, [1]) + data(7, [4])  // data on a server stream
+                + open(11, "Count", flags: 0) + open(13, "Echo", flags: closed) + open(15, "Collect", flags: closed)  // kinds
+                + open(15, "Stream", flags: open2) + open(17, "Stream", flags: 3)  // a reused id, unknown flags
+                + data(8, [1]),  // an even id
+            "stream-oversized-data": [0x80, 0] + open(1, "Stream", flags: open2) + data(1, Array(repeating: 0x44, count: 300))
+                + data(1, [1]) + data(1, flags: closed | noData, []),
+        ]
     }
 
     /// The files named, and the files in the directories named, sorted.

@@ -13,6 +13,18 @@ public struct Frame: Sendable, Hashable {
         public static let data = MessageType(rawValue: 3)
     }
 
+    /// Header byte 9: what the flags of request and data frames mean (protocol 1.2).
+    public enum Flags {
+        /// Request: the client sends no data frames (server streaming). Data:
+        /// the sender's last frame on the stream.
+        public static let remoteClosed: UInt8 = 0x01
+        /// Request: the client will send data frames (client or bidirectional streaming).
+        public static let remoteOpen: UInt8 = 0x02
+        /// Data: the frame carries no message (a zero-length data frame without
+        /// it is an empty message).
+        public static let noData: UInt8 = 0x04
+    }
+
     /// The size of the header in bytes.
     public static let headerSize = 10
     /// The largest data a frame may carry: 4 MiB.

@@ -13,9 +13,11 @@ public final class TTRPCClient: Sendable {
     /// The socket path the client connects to.
     public let socketPath: String
     private let eventLoopGroup: any EventLoopGroup
-    private let maximumFrameSize: Int
+    let maximumFrameSize: Int
+    /// Bytes of a stream's messages buffered for the application.
+    let maximumBufferedBytesPerStream: Int
     private let state = Mutex(State.disconnected)
-    private let nextCallID = Atomic<UInt64>(0)
+    let nextCallID = Atomic<UInt64>(0)
 
     private enum State {
         case disconnected
@@ -25,13 +27,20 @@ public final class TTRPCClient: Sendable {
     }
 
     /// Creates a client; it connects on the first call.
+    /// - Parameters:
+    ///   - maximumBufferedBytesPerStream: bytes of one stream's messages the
+    ///     application has not taken yet (each counted with 64 bytes of
+    ///     overhead); past them that stream alone fails with
+    ///     RESOURCE_EXHAUSTED, so that it never holds up the others.
     public init(
         socketPath: String,
         maximumFrameSize: Int = Frame.maximumDataSize,
+        maximumBufferedBytesPerStream: Int = 1 << 20,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         self.socketPath = socketPath
         self.maximumFrameSize = maximumFrameSize
+        self.maximumBufferedBytesPerStream = maximumBufferedBytesPerStream
         self.eventLoopGroup = eventLoopGroup
     }
 
@@ -65,8 +74,8 @@ public final class TTRPCClient: Sendable {
         }
         let id = nextCallID.add(1, ordering: .relaxed).newValue
         let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
-        let call = ClientCall(
-            id: id, frame: frame, deadline: timeoutNanoseconds.map { .now() + .nanoseconds($0) }, promise: promise)
+        let call = ClientOutbound.call(ClientCall(
+            id: id, frame: frame, deadline: timeoutNanoseconds.map { .now() + .nanoseconds($0) }, sink: .unary(promise)))
 
         let responseData: ByteBuffer
         do {
@@ -105,7 +114,7 @@ public final class TTRPCClient: Sendable {
         }
     }
 
-    fileprivate func connectedChannel() async throws(RPCError) -> any Channel {
+    func connectedChannel() async throws(RPCError) -> any Channel {
         let (future, isNew) = state.withLock { state -> (EventLoopFuture<any Channel>?, Bool) in
             switch state {
             case .connected(let channel) where channel.isActive:

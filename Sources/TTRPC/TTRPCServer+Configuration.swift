@@ -10,8 +10,21 @@ extension TTRPCServer {
         /// Largest frame data accepted; larger frames are discarded and answered
         /// RESOURCE_EXHAUSTED.
         public var maximumFrameSize = Frame.maximumDataSize
-        /// Requests handled at once per connection; more wait unread.
+        /// Calls handled at once per connection, a stream counting as one call;
+        /// more wait unread, or, while streams are open (whose data frames must
+        /// keep flowing), are answered RESOURCE_EXHAUSTED.
         public var maximumConcurrentRequestsPerConnection = 64
+        /// Bytes of a client's messages waiting for the handler of one stream
+        /// (each message counted with 64 bytes of overhead); past them that
+        /// stream fails with RESOURCE_EXHAUSTED and the others go on. One
+        /// message is always accepted into an empty buffer. (ttrpc has no flow
+        /// control: a client that sends faster than the handler reads, for
+        /// longer than this absorbs, fails its stream.)
+        public var maximumBufferedBytesPerStream = 1 << 20
+        /// A stream whose next message cannot be sent for this long (the
+        /// client reads nothing) ends with RESOURCE_EXHAUSTED (noticed within
+        /// half of it more).
+        public var streamSendTimeout: Duration = .seconds(5)
         /// Answers buffered for a client that does not read: past this many
         /// bytes the connection starts no new call until the client reads
         /// (the calls already running finish and their answers wait too).
@@ -32,7 +45,8 @@ extension TTRPCServer {
         public var partialFrameTimeout: Duration = .seconds(10)
         /// Output blocked this long (the client reads nothing) closes the connection.
         public var writeStallTimeout: Duration = .seconds(30)
-        /// How long in-flight calls may run after a graceful stop begins.
+        /// How long in-flight calls may run after a graceful stop begins; open
+        /// streams are then ended with UNAVAILABLE.
         public var shutdownGracePeriod: Duration = .seconds(10)
 
         public init(socketPath: String) {

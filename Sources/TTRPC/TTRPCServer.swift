@@ -8,8 +8,13 @@ import Synchronization
 ///
 /// `run()` creates the socket and serves until cancelled or until
 /// `beginGracefulShutdown()`: then it stops accepting, stops reading new
-/// requests, lets in-flight calls finish within the grace period, closes every
+/// requests, lets in-flight calls and streams finish within the grace period
+/// (then ends the streams still open with UNAVAILABLE), closes every
 /// connection and removes the socket file.
+///
+/// Methods are unary, server-streaming, client-streaming or bidirectional
+/// (`Router`), with ttrpc 1.2's data frames; unary calls are what a ttrpc 1.0
+/// peer expects.
 public final class TTRPCServer: Sendable {
     public let configuration: Configuration
     private let router: Router
@@ -22,6 +27,7 @@ public final class TTRPCServer: Sendable {
         var serverChannel: (any Channel)?
         var connections: [ObjectIdentifier: any Channel] = [:]
         var draining = false
+        var pastGracePeriod = false
     }
 
     /// Creates a server; nothing is opened until `run()`.
@@ -109,6 +115,7 @@ public final class TTRPCServer: Sendable {
                 // After a graceful stop begins, in-flight calls get the grace period.
                 for await _ in self.shutdownSignal.stream { break }
                 try await Task.sleep(for: self.configuration.shutdownGracePeriod)
+                self.state.withLock { $0.pastGracePeriod = true }
                 self.logger.warning("grace period over: cancelling the calls still running")
             }
             _ = try await group.next()
@@ -164,7 +171,15 @@ public final class TTRPCServer: Sendable {
                     peer: peer, outbound: outbound, allocator: channel.allocator, eventLoop: channel.eventLoop, logger: logger,
                     maximumFrameSize: configuration.maximumFrameSize,
                     maximumConcurrentRequests: configuration.maximumConcurrentRequestsPerConnection,
-                    blockedOutput: accepted.blockedOutput)
+                    maximumBufferedBytesPerStream: configuration.maximumBufferedBytesPerStream,
+                    streamSendTimeout: configuration.streamSendTimeout,
+                    blockedOutput: accepted.blockedOutput,
+                    isPastGracePeriod: { self.state.withLock { $0.pastGracePeriod } },
+                    writeNow: { parts in
+                        for part in parts { channel.write(part, promise: nil) }
+                        channel.flush()
+                    },
+                    closeFuture: channel.closeFuture)
                 try await connection.serve(inbound)
             }
         } catch {

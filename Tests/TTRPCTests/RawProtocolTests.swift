@@ -164,13 +164,17 @@ struct RawProtocolTests {
         }
     }
 
-    @Test("response and data frames from a client are ignored")
+    @Test("response frames and frames of unknown types from a client are ignored; data for no stream is answered")
     func strayFrames() async throws {
         try await withServer(router: Self.router) { _, path async throws in
             let socket = try RawSocket.connect(path)
             try await socket.write(rawFrame(streamID: 1, type: 2, data: [1, 2, 3]))
-            try await socket.write(rawFrame(streamID: 1, type: 3, flags: 1, data: [4]))
             try await socket.write(rawFrame(streamID: 1, type: 9, data: []))
+            // Since streams (protocol 1.2), data for a stream not open is a protocol error.
+            try await socket.write(rawFrame(streamID: 1, type: 3, flags: 1, data: [4]))
+            let frame = try await socket.readFrame()
+            #expect(frame.streamID == 1)
+            #expect(try frame.responseError() == RPCError(code: .invalidArgument, message: "StreamID is no longer active"))
             try await Self.expectEcho(socket, streamID: 3)
         }
     }

@@ -7,11 +7,20 @@ enum ServerEvent: Sendable {
     /// An answer already known (an error, or an inline answer held back while
     /// the client is not reading), to be written with backpressure.
     case respond(streamID: UInt32, result: Result<ByteBuffer, RPCError>)
+    /// A data frame, for the stream it names (checked by the connection's task,
+    /// which knows the streams in flight).
+    case data(streamID: UInt32, flags: UInt8, payload: ByteBuffer)
+    /// A protocol error on a stream id that may be open (an oversized frame,
+    /// a request reusing the id): it ends that stream, or is answered with
+    /// `error` when no call is in flight under the id.
+    case streamError(streamID: UInt32, error: RPCError)
 }
 
 /// The event-loop side of a server connection: checks stream ids, decodes
-/// envelopes, finds the route, and answers at once what it can (errors, and
-/// calls whose inline handler has the answer), flushing once per read burst.
+/// envelopes, finds the route, checks the request's flags against the
+/// method's kind, and answers at once what it can (errors, and calls whose
+/// inline handler has the answer), flushing once per read burst. Data frames
+/// go to the connection's task, which knows the streams in flight.
 ///
 /// While the channel is not writable nothing is answered here: every event
 /// goes to the connection's task, whose writes wait for the client, so a
@@ -69,25 +78,28 @@ final class RequestDispatcher: ChannelInboundHandler {
         let frame: Frame
         switch event {
         case .oversized(let streamID, _, let length):
-            return .respond(
-                streamID: streamID,
-                result: .failure(RPCError(
-                    code: .resourceExhausted,
-                    message: "message length \(length) exceed maximum message size of \(maximumFrameSize)")))
+            let error = RPCError(
+                code: .resourceExhausted, message: "message length \(length) exceed maximum message size of \(maximumFrameSize)")
+            if streamID % 2 == 1, streamID <= lastStreamID { return .streamError(streamID: streamID, error: error) }
+            return .respond(streamID: streamID, result: .failure(error))
         case .frame(let received):
             frame = received
         }
-        // Unary protocol: data frames and stray responses carry nothing to serve.
-        guard frame.type == .request else { return nil }
+        // Responses from a client carry nothing to serve; unknown types are
+        // ignored for future compatibility, as the reference does.
+        guard frame.type == .request || frame.type == .data else { return nil }
         guard frame.streamID % 2 == 1 else {
             return .respond(
                 streamID: frame.streamID,
                 result: .failure(RPCError(code: .invalidArgument, message: "StreamID must be odd for client initiated streams")))
         }
+        if frame.type == .data {
+            return .data(streamID: frame.streamID, flags: frame.flags, payload: frame.data)
+        }
         guard frame.streamID > lastStreamID else {
-            return .respond(
+            return .streamError(
                 streamID: frame.streamID,
-                result: .failure(RPCError(code: .invalidArgument, message: "StreamID cannot be re-used and must increment")))
+                error: RPCError(code: .invalidArgument, message: "StreamID cannot be re-used and must increment"))
         }
         lastStreamID = frame.streamID
         let request: RequestEnvelope
@@ -97,9 +109,26 @@ final class RequestDispatcher: ChannelInboundHandler {
             return .respond(streamID: frame.streamID, result: .failure(error))
         }
         switch router.route(service: request.service, method: request.method) {
-        case .success(let route): return .call(streamID: frame.streamID, request: request, route: route)
+        case .success(let route):
+            guard frame.flags == route.kind.requestFlags else {
+                return .respond(streamID: frame.streamID, result: .failure(Self.kindMismatch(route.kind, flags: frame.flags, request)))
+            }
+            return .call(streamID: frame.streamID, request: request, route: route)
         case .failure(let error): return .respond(streamID: frame.streamID, result: .failure(error))
         }
+    }
+
+    /// A request whose flags do not open the method's kind of call (the
+    /// reference serves it anyway, as the method's kind; we refuse it).
+    private static func kindMismatch(_ kind: MethodKind, flags: UInt8, _ request: RequestEnvelope) -> RPCError {
+        let called: String
+        switch flags {
+        case 0: called = "unary"
+        case Frame.Flags.remoteClosed: called = "server streaming (remote closed)"
+        case Frame.Flags.remoteOpen: called = "client streaming (remote open)"
+        default: called = "with request flags 0x\(String(flags, radix: 16))"
+        }
+        return RPCError(code: .invalidArgument, message: "method \(request.method) is \(kind), called as \(called)")
     }
 
     private func write(_ context: ChannelHandlerContext, _ streamID: UInt32, _ result: Result<ByteBuffer, RPCError>) {
