@@ -164,7 +164,8 @@ struct HostileClientTests {
             bytes += RawFrame.request(streamID: 7, service: "evil.v1.Service", method: "List", payload: [])
             // A payload that is not the method's input.
             bytes += RawFrame.request(streamID: 9, method: "Get", payload: [0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F])
-            // Frames of other types: a response, a data frame, an unknown type (ignored).
+            // Frames of other types: a response and an unknown type (ignored), and data for
+            // a stream that is not open (answered, as the reference does).
             bytes += RawFrame.frame(streamID: 11, type: 2, data: [1, 2, 3])
             bytes += RawFrame.frame(streamID: 13, type: 3, data: [])
             bytes += RawFrame.frame(streamID: 15, type: 0xEE, data: Array("garbage".utf8))
@@ -172,7 +173,7 @@ struct HostileClientTests {
             bytes += RawFrame.frame(streamID: 17, type: 1, data: [])
             try client.send(bytes)
 
-            let answers = try client.readFrames(count: 8, timeout: .seconds(30))
+            let answers = try client.readFrames(count: 9, timeout: .seconds(30))
             // After all that, the connection still serves.
             let after = try client.call(method: "List", payload: Proto.listRequest(pageSize: 1), firstStreamID: 19)
             return (answers, after)
@@ -195,7 +196,8 @@ struct HostileClientTests {
         #expect(try status(7) == RawStatus(code: 12, message: "service evil.v1.Service"))
         let invalid = try status(9)
         #expect(invalid?.code == 3 && invalid?.message.hasPrefix("invalid Get request") == true, "\(String(describing: invalid))")
-        #expect(answers.filter { [11, 13, 15].contains($0.streamID) }.isEmpty, "non-request frames are not answered")
+        #expect(answers.filter { [11, 15].contains($0.streamID) }.isEmpty, "a response or an unknown frame is not answered")
+        #expect(try status(13) == RawStatus(code: 3, message: "StreamID is no longer active"))
         #expect(try status(17)?.code == 12, "an empty envelope names no service")
         #expect(after.status == nil)
         #expect(try await daemon.ctl("list").status == 0)
