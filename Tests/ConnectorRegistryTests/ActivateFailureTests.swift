@@ -71,7 +71,9 @@ struct ActivateFailureTests {
     // MARK: The schema server
 
     @Test func refusedConnectionIsUnavailable() async throws {
-        let port = try await closedPort()
+        let refusing = try RefusingPort()
+        defer { refusing.close() }
+        let port = refusing.port
         try await withRegistry { registry, _ in
             let registered = try await register(registry, "refused")
             let error = await expectError(.unavailable) {

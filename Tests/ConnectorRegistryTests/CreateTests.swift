@@ -1,6 +1,7 @@
 import ConnectorRegistry
 import Foundation
 import SampleConnectorKit
+import TestSupport
 import Testing
 
 /// The deprecated single-step Create: fetch, validate, take the name from the
@@ -74,7 +75,9 @@ struct CreateTests {
     }
 
     @Test func unreachableIsUnavailable() async throws {
-        let port = try await closedPort()
+        let refusing = try RefusingPort()
+        defer { refusing.close() }
+        let port = refusing.port
         try await withRegistry { registry, _ in
             let error = await expectError(.unavailable) {
                 try await registry.create(url: "http://127.0.0.1:\(port)/connector.json", secret: nil)

@@ -1,5 +1,6 @@
 import ConnectorRegistry
 import SampleConnectorKit
+import TestSupport
 import Testing
 
 /// The times the registry promises for a fetch: a deadline honoured (not
@@ -10,7 +11,9 @@ import Testing
 @Suite(.timeLimit(.minutes(5)))
 struct FetchTimingTests {
     @Test func refusedConnectionIsNotRetriedUntilTheConnectTimeout() async throws {
-        let port = try await closedPort()
+        let refusing = try RefusingPort()
+        defer { refusing.close() }
+        let port = refusing.port
         let connectTimeout = Duration.seconds(20)
         try await withRegistry(.with(connect: connectTimeout, total: .seconds(60))) { registry, _ in
             let registered = try await register(registry, "refused")

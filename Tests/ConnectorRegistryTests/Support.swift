@@ -186,11 +186,6 @@ func peakResidentBytes() -> Int? {
     return nil
 }
 
-/// A port on 127.0.0.1 that nothing listens on: bound by a fixture server, then closed.
-func closedPort() async throws -> Int {
-    try await FixtureHTTPServer.with(routes: [:]) { server in server.port }
-}
-
 /// A connector.json document.
 func schemaJSON(
     name: String? = "fixture_connector",

@@ -4,6 +4,7 @@ import ConnectorServer
 import NIOCore
 import SampleConnectorKit
 import TTRPC
+import TestSupport
 import Testing
 
 /// Every error of the seed (and of the issue) reaches the caller through the
@@ -77,7 +78,9 @@ struct ErrorMappingTests {
                 let id = try await client.register(name: "fetched", description: "fetch failures").connector.id
 
                 // Refused.
-                let port = try await closedPort()
+                let refusing = try RefusingPort()
+                defer { refusing.close() }
+                let port = refusing.port
                 let refused = await expectRPCError(.unavailable) {
                     try await client.activate(id: id, url: "http://127.0.0.1:\(port)/connector.json")
                 }

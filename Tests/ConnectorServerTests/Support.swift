@@ -242,11 +242,6 @@ func byteBuffer<M: ProtoMessage>(_ message: M) -> ByteBuffer {
     ByteBuffer(bytes: message.serializedBytes())
 }
 
-/// A port on 127.0.0.1 that nothing listens on: bound by a fixture server, then closed.
-func closedPort() async throws -> Int {
-    try await FixtureHTTPServer.with(routes: [:]) { server in server.port }
-}
-
 
 // MARK: - Datagram sockets (systemd notify)
 
