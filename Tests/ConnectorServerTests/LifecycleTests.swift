@@ -83,10 +83,16 @@ struct LifecycleTests {
                     #expect(try await eventually { server.hitCount("/slow.svg") == 1 })
                     running.daemon.stop()
 
-                    // No new connections once the stop began.
-                    let late = ConnectorClient(socketPath: running.socketPath, timeout: .seconds(30))
-                    #expect(try await eventually { (await capture { try await late.list() }).failure?.code == .unavailable })
-                    await late.close()
+                    // No new connections once the stop began. Each attempt is a new
+                    // connection: one accepted before the listener closed is still
+                    // served during the grace period, as the call in flight is.
+                    let socketPath = running.socketPath
+                    #expect(try await eventually {
+                        let attempt = await capture {
+                            try await ConnectorClient.with(socketPath: socketPath, timeout: .seconds(30)) { try await $0.list() }
+                        }
+                        return attempt.failure?.code == .unavailable
+                    })
                     server.release("/slow.svg")
 
                     // The call in flight completes (its logo is not an image: reported, not fatal).
