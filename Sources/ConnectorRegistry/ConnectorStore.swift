@@ -97,9 +97,6 @@ struct ConnectorStore: Sendable {
         try await database.read(Self.revision)
     }
 
-    /// The columns of a `Connector`: everything but the logo bytes and the secret.
-    private static let connectorColumns = ConnectorColumn.allCases.map(\.sql).joined(separator: ", ")
-
     // MARK: Reads
 
     /// The connector, and the revision of the snapshot it was read from.
@@ -133,9 +130,9 @@ struct ConnectorStore: Sendable {
                 read.reserveCapacity(missing.count)
                 let placeholders = repeatElement("?", count: missing.count).joined(separator: ",")
                 let rows = try Row.fetchCursor(
-                    db, sql: "SELECT \(Self.connectorColumns) FROM mcp_connectors WHERE id IN (\(placeholders)) ORDER BY id",
+                    db, sql: "SELECT \(ConnectorTable.selection) FROM mcp_connectors WHERE id IN (\(placeholders)) ORDER BY id",
                     arguments: StatementArguments(missing))
-                while let row = try rows.next() { read.append(try Connector(row: row)) }
+                while let row = try rows.next() { read.append(try ConnectorTable.connector(row)) }
             }
             return ScannedPage(ids: pageIDs, hasMore: ids.count > size, cached: found, read: read, snapshot: try Self.revision(db))
         }
@@ -267,8 +264,8 @@ struct ConnectorStore: Sendable {
     }
 
     private static func fetchConnector(_ db: Database, id: Int64) throws -> Connector? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(connectorColumns) FROM mcp_connectors WHERE id = ?"), arguments: [id])
-            .map(Connector.init(row:))
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(ConnectorTable.selection) FROM mcp_connectors WHERE id = ?"), arguments: [id])
+            .map(ConnectorTable.connector)
     }
 
     /// Runs `PRAGMA integrity_check`; "ok" when the file is sound.
@@ -302,57 +299,4 @@ struct Activation: Sendable {
     var url: String
     var schema: ConnectorSchema
     var logo: Logo?
-}
-
-/// The selected columns of a `Connector`, in the order of `connectorColumns`:
-/// rows are read by position (a lookup by name lowercases the name each time).
-private enum ConnectorColumn: Int, CaseIterable {
-    case id, name, description, url, mode, version, tools, toolsCount, templates, templatesCount
-    case serverConfig, logoURL, hasLogo, hasSecret, createdAt, updatedAt, revision
-
-    /// The column's expression in the SELECT list.
-    var sql: String {
-        switch self {
-        case .id: "id"
-        case .name: "name"
-        case .description: "description"
-        case .url: "url"
-        case .mode: "mode"
-        case .version: "version"
-        case .tools: "tools"
-        case .toolsCount: "tools_count"
-        case .templates: "templates"
-        case .templatesCount: "templates_count"
-        case .serverConfig: "server_config"
-        case .logoURL: "logo_url"
-        case .hasLogo: "logo IS NOT NULL"
-        case .hasSecret: "sealed_secret IS NOT NULL"
-        case .createdAt: "created_at"
-        case .updatedAt: "updated_at"
-        case .revision: "revision"
-        }
-    }
-}
-
-extension Row {
-    fileprivate subscript<Value: DatabaseValueConvertible & StatementColumnConvertible>(_ column: ConnectorColumn) -> Value {
-        self[column.rawValue]
-    }
-}
-
-extension Connector {
-    /// Decodes a row of `connectorColumns`.
-    fileprivate init(row: Row) throws {
-        let modeName: String = row[.mode]
-        guard let mode = ConnectorMode(rawValue: modeName) else {
-            throw ConnectorRegistryError(.internal, "stored connector has an unknown mode '\(modeName)'")
-        }
-        self.init(
-            id: row[.id], name: row[.name], description: row[.description], url: row[.url], mode: mode,
-            version: row[.version], toolsJSON: row[.tools], templatesJSON: row[.templates],
-            serverConfigJSON: row[.serverConfig], toolsCount: row[.toolsCount], templatesCount: row[.templatesCount],
-            logoURL: row[.logoURL], hasLogo: row[.hasLogo], hasSecret: row[.hasSecret],
-            createdAt: Timestamp(microseconds: row[.createdAt]), updatedAt: Timestamp(microseconds: row[.updatedAt]),
-            revision: row[.revision])
-    }
 }
