@@ -79,8 +79,7 @@ struct RevisionTests {
     /// race on putting their result in the cache: an older state, or a
     /// deleted connector, stayed there.
     @Test func readsAreNeverOlderThanAnAcknowledgedChangeAndDeletedStaysDeleted() async throws {
-        let seed = UInt64(ProcessInfo.processInfo.environment["CONNECTORD_TEST_SEED"] ?? "") ?? UInt64.random(in: 1...UInt64(UInt32.max))
-        print("readsAreNeverOlderThanAnAcknowledgedChange: seed \(seed) (CONNECTORD_TEST_SEED)")
+        let seed = SeededGenerator.testSeed()
         try await withRegistryAndServer(SampleConnector.routes) { registry, server, _ in
             let url = server.url("/connector.json")
             for round in 0..<24 {

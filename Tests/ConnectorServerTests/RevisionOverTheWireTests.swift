@@ -18,8 +18,7 @@ struct RevisionOverTheWireTests {
     /// checks, after every acknowledged answer, a Get and a List on another
     /// connection; a Delete is sent among them at the end of every round.
     @Test func readsOnOtherConnectionsAreNeverOlderThanAnAcknowledgedChange() async throws {
-        let seed = UInt64(ProcessInfo.processInfo.environment["CONNECTORD_TEST_SEED"] ?? "") ?? UInt64.random(in: 1...UInt64(UInt32.max))
-        print("readsOnOtherConnectionsAreNeverOlderThanAnAcknowledgedChange: seed \(seed) (CONNECTORD_TEST_SEED)")
+        let seed = SeededGenerator.testSeed()
         try await withDaemon { running, _ in
             try await FixtureHTTPServer.with(routes: SampleConnector.routes) { server in
                 let url = server.url("/connector.json")

@@ -1,3 +1,5 @@
+import Glibc
+
 /// A deterministic random number generator (SplitMix64): a random test
 /// prints its seed, and the same seed replays the same run.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
@@ -15,4 +17,14 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 
     /// A number in `0..<bound`.
     public mutating func next(below bound: Int) -> Int { Int(next() % UInt64(bound)) }
+}
+
+extension SeededGenerator {
+    /// The seed of a random test: `CONNECTORD_TEST_SEED` when set (to replay
+    /// a run), else a new one; printed with the test's name either way.
+    public static func testSeed(_ test: String = #function) -> UInt64 {
+        let seed = getenv("CONNECTORD_TEST_SEED").flatMap { UInt64(String(cString: $0)) } ?? UInt64.random(in: 1...UInt64(UInt32.max))
+        print("\(test): seed \(seed) (CONNECTORD_TEST_SEED)")
+        return seed
+    }
 }
