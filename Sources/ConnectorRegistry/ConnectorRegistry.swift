@@ -146,22 +146,21 @@ public actor ConnectorRegistry {
     /// `list`, with each connector's cache revision where it has one, for
     /// answers derived from cached connectors (see `CachedConnector`).
     ///
-    /// The page's ids are read from the database; the connectors come from the
-    /// cache, and those not cached are read in the same transaction and cached.
+    /// A page whose connectors are all in memory is answered from the read
+    /// model; otherwise the page's ids are read from the database, the
+    /// connectors held in memory taken from there, and the others read in the
+    /// same transaction and kept.
     /// - Throws: as `list`.
     public nonisolated func cachedList(
         mode: ConnectorMode?, pageSize: Int, pageToken: String
     ) async throws(ConnectorRegistryError) -> CachedConnectorPage {
-        let size = pageSize == 0 ? 100 : pageSize
-        guard (1...1000).contains(size) else {
-            throw ConnectorRegistryError(.invalidArgument, "page_size must be between 1 and 1000, not \(pageSize)")
-        }
-        let afterID = try PageToken.decode(pageToken, mode: mode)
+        let (afterID, size) = try Self.pageRequest(mode: mode, pageSize: pageSize, pageToken: pageToken)
+        if let page = listFromMemory(mode: mode, afterID: afterID, size: size) { return page }
         let model = store.model
         let scanned = try await storage {
             try await store.page(afterID: afterID, mode: mode, size: size, cached: { model.connectors(ids: $0) })
         }
-        let filled = scanned.read.isEmpty ? nil : model.fill(scanned.read, readAt: scanned.snapshot)
+        let filled = scanned.read.isEmpty ? nil : model.fill(scanned.read, readAt: scanned.revision)
 
         var entries: [CachedConnector] = []
         entries.reserveCapacity(scanned.ids.count)
@@ -182,7 +181,36 @@ public actor ConnectorRegistry {
         }
         // From the ids scanned, not the connectors kept: none skipped or repeated.
         let next = scanned.hasMore ? PageToken.encode(afterID: scanned.ids.last!, mode: mode) : ""
-        return CachedConnectorPage(entries: entries, nextPageToken: next, revision: scanned.snapshot)
+        return CachedConnectorPage(entries: entries, nextPageToken: next, revision: scanned.revision)
+    }
+
+    /// `cachedList` when every connector of the page is in memory, without
+    /// touching the database or suspending; nil otherwise, and for a request
+    /// `cachedList` refuses. For answers on a hot path.
+    public nonisolated func cachedListInMemory(mode: ConnectorMode?, pageSize: Int, pageToken: String) -> CachedConnectorPage? {
+        guard let (afterID, size) = try? Self.pageRequest(mode: mode, pageSize: pageSize, pageToken: pageToken) else {
+            return nil
+        }
+        return listFromMemory(mode: mode, afterID: afterID, size: size)
+    }
+
+    /// A page from the read model alone, at the revision it has applied.
+    private nonisolated func listFromMemory(mode: ConnectorMode?, afterID: Int64, size: Int) -> CachedConnectorPage? {
+        guard let page = store.model.page(afterID: afterID, mode: mode, size: size) else { return nil }
+        let next = page.hasMore ? PageToken.encode(afterID: page.entries.last!.id, mode: mode) : ""
+        return CachedConnectorPage(entries: page.entries, nextPageToken: next, revision: page.revision)
+    }
+
+    /// The id to list after and the page size of a List request.
+    /// - Throws: INVALID_ARGUMENT for a page size over 1,000 or a bad token.
+    private static func pageRequest(
+        mode: ConnectorMode?, pageSize: Int, pageToken: String
+    ) throws(ConnectorRegistryError) -> (afterID: Int64, size: Int) {
+        let size = pageSize == 0 ? 100 : pageSize
+        guard (1...1000).contains(size) else {
+            throw ConnectorRegistryError(.invalidArgument, "page_size must be between 1 and 1000, not \(pageSize)")
+        }
+        return (try PageToken.decode(pageToken, mode: mode), size)
     }
 
     /// The stored logo.

@@ -31,7 +31,9 @@ struct ConnectorStore: Sendable {
         try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(database)
         writes = GroupCommit(database: database)
-        model = ReadModel(revision: try database.read(Self.revision), capacity: modelCapacity)
+        model = try database.read { db in
+            ReadModel(revision: try Self.revision(db), index: try Self.index(db), capacity: modelCapacity)
+        }
     }
 
     /// The writer connection's `PRAGMA synchronous` (2 is FULL).
@@ -85,6 +87,20 @@ struct ConnectorStore: Sendable {
         try UInt64.fetchOne(db.cachedStatement(sql: "SELECT revision FROM registry_revision")) ?? 0
     }
 
+    /// The id and mode of every connector.
+    private static func index(_ db: Database) throws -> [(id: Int64, mode: ConnectorMode)] {
+        let rows = try Row.fetchCursor(db, sql: "SELECT id, mode FROM mcp_connectors")
+        var index: [(id: Int64, mode: ConnectorMode)] = []
+        while let row = try rows.next() {
+            let name: String = row[1]
+            guard let mode = ConnectorMode(rawValue: name) else {
+                throw ConnectorRegistryError(.internal, "stored connector has an unknown mode '\(name)'")
+            }
+            index.append((row[0], mode))
+        }
+        return index
+    }
+
     /// Takes the next revision, in the transaction of the change it numbers
     /// (rolled back with it: committed revisions have no gaps).
     private static func nextRevision(_ db: Database) throws -> UInt64 {
@@ -111,7 +127,8 @@ struct ConnectorStore: Sendable {
     /// `cached` is asked inside the read transaction, so every connector not
     /// cached is read from the snapshot its id was selected in.
     func page(
-        afterID: Int64, mode: ConnectorMode?, size: Int, cached: @escaping @Sendable ([Int64]) -> [CachedConnector?]
+        afterID: Int64, mode: ConnectorMode?, size: Int,
+        cached: @escaping @Sendable ([Int64]) -> (connectors: [CachedConnector?], revision: UInt64)
     ) async throws -> ScannedPage {
         try await database.read { db in
             let ids: [Int64]
@@ -124,7 +141,7 @@ struct ConnectorStore: Sendable {
             }
             let pageIDs = Array(ids.prefix(size))
             let found = cached(pageIDs)
-            let missing = zip(pageIDs, found).compactMap { id, connector in connector == nil ? id : nil }
+            let missing = zip(pageIDs, found.connectors).compactMap { id, connector in connector == nil ? id : nil }
             var read: [Connector] = []
             if !missing.isEmpty {
                 read.reserveCapacity(missing.count)
@@ -134,7 +151,10 @@ struct ConnectorStore: Sendable {
                     arguments: StatementArguments(missing))
                 while let row = try rows.next() { read.append(try ConnectorTable.connector(row)) }
             }
-            return ScannedPage(ids: pageIDs, hasMore: ids.count > size, cached: found, read: read, snapshot: try Self.revision(db))
+            // Cached connectors may be older than the snapshot (committed, not yet
+            // applied): the page reflects the older of the two.
+            let revision = min(try Self.revision(db), found.revision)
+            return ScannedPage(ids: pageIDs, hasMore: ids.count > size, cached: found.connectors, read: read, revision: revision)
         }
     }
 
@@ -290,8 +310,8 @@ struct ScannedPage: Sendable {
     var cached: [CachedConnector?]
     /// The connectors read from the database, by ascending id.
     var read: [Connector]
-    /// The revision of the snapshot the page was read from.
-    var snapshot: UInt64
+    /// The revision the page reflects: every change up to it is in the page.
+    var revision: UInt64
 }
 
 /// What an activation stores: the schema, where it came from, and the logo.

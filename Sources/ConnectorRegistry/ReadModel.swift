@@ -8,6 +8,9 @@ import Synchronization
 ///   acknowledged change sees it (or a later one).
 /// - A connector is never replaced by an older revision of itself, and a
 ///   deleted one never comes back.
+/// - The ids of every connector, by mode, are always held (a few bytes each);
+///   the connectors themselves up to a capacity. A page whose connectors are
+///   all held is answered from memory alone.
 /// - A reader that missed fills the model with what it read only if nothing
 ///   was applied since its snapshot: an evicted entry could otherwise be put
 ///   back older than a change already applied.
@@ -15,15 +18,22 @@ final class ReadModel: Sendable {
     private struct State {
         /// The last revision applied.
         var revision: UInt64
+        /// Every connector's id, by its mode.
+        var ids: [ConnectorMode: SortedIDs]
+        /// Up to `capacity` connectors.
         var connectors: [Int64: CachedConnector] = [:]
     }
 
     private let state: Mutex<State>
     private let capacity: Int
 
-    /// - Parameter revision: the store's revision when the model is created (empty).
-    init(revision: UInt64, capacity: Int) {
-        state = Mutex(State(revision: revision))
+    /// - Parameters:
+    ///   - revision: the store's revision when the model is created.
+    ///   - index: the id and mode of every connector at that revision.
+    init(revision: UInt64, index: some Sequence<(id: Int64, mode: ConnectorMode)>, capacity: Int) {
+        var ids = Dictionary(uniqueKeysWithValues: ConnectorMode.allCases.map { ($0, SortedIDs()) })
+        for (id, mode) in index { ids[mode, default: SortedIDs()].insert(id) }
+        state = Mutex(State(revision: revision, ids: ids))
         self.capacity = capacity
     }
 
@@ -34,9 +44,42 @@ final class ReadModel: Sendable {
         state.withLock { $0.connectors[id] }
     }
 
-    /// The connector of each id, nil where it is not in memory, under one lock.
-    func connectors(ids: [Int64]) -> [CachedConnector?] {
-        state.withLock { state in ids.map { state.connectors[$0] } }
+    /// The connector of each id, nil where it is not in memory, and the
+    /// revision they reflect, under one lock.
+    func connectors(ids: [Int64]) -> (connectors: [CachedConnector?], revision: UInt64) {
+        state.withLock { state in (ids.map { state.connectors[$0] }, state.revision) }
+    }
+
+    /// A page by ascending id (of `mode`, if given) at the last revision
+    /// applied, or nil if any of its connectors is not in memory.
+    func page(afterID: Int64, mode: ConnectorMode?, size: Int) -> (entries: [CachedConnector], hasMore: Bool, revision: UInt64)? {
+        state.withLock { state in
+            let ids = Self.ids(of: state, mode: mode, afterID: afterID, limit: size + 1)
+            var entries: [CachedConnector] = []
+            entries.reserveCapacity(min(ids.count, size))
+            for id in ids.prefix(size) {
+                guard let cached = state.connectors[id] else { return nil }
+                entries.append(cached)
+            }
+            return (entries, ids.count > size, state.revision)
+        }
+    }
+
+    /// Up to `limit` ids above `afterID`, ascending: of one mode, or the merge of all.
+    private static func ids(of state: State, mode: ConnectorMode?, afterID: Int64, limit: Int) -> [Int64] {
+        if let mode { return Array(state.ids[mode]?.ids(after: afterID, limit: limit) ?? []) }
+        var ranges = state.ids.values.map { $0.ids(after: afterID, limit: limit) }
+        var merged: [Int64] = []
+        merged.reserveCapacity(limit)
+        while merged.count < limit {
+            var smallest: Int? = nil
+            for index in ranges.indices where !ranges[index].isEmpty {
+                if smallest.map({ ranges[index].first! < ranges[$0].first! }) ?? true { smallest = index }
+            }
+            guard let smallest else { break }
+            merged.append(ranges[smallest].removeFirst())
+        }
+        return merged
     }
 
     /// Applies committed changes, in revision order.
@@ -46,8 +89,10 @@ final class ReadModel: Sendable {
                 switch change {
                 case .stored(let connector):
                     if let held = state.connectors[connector.id], held.revision >= connector.revision { continue }
+                    Self.index(connector.id, as: connector.mode, in: &state)
                     Self.insert(CachedConnector(connector), into: &state, capacity: capacity)
                 case .deleted(let id, _):
+                    Self.index(id, as: nil, in: &state)
                     state.connectors.removeValue(forKey: id)
                 }
                 state.revision = max(state.revision, change.revision)
@@ -69,6 +114,12 @@ final class ReadModel: Sendable {
                 return entry
             }
         }
+    }
+
+    /// Files `id` under `mode` only (nil: under none).
+    private static func index(_ id: Int64, as mode: ConnectorMode?, in state: inout State) {
+        for held in ConnectorMode.allCases where held != mode { state.ids[held]?.remove(id) }
+        if let mode { state.ids[mode, default: SortedIDs()].insert(id) }
     }
 
     private static func insert(_ entry: CachedConnector, into state: inout State, capacity: Int) {

@@ -39,9 +39,13 @@ public struct ConnectorService: Sendable {
         addEncoded(.list, to: &router, mutating: false) { [getAnswers] (request: ConnectorsV1.ListRequest, _) in
             let page = try await registry.cachedList(
                 mode: try request.mode.domainMode(), pageSize: Int(request.pageSize), pageToken: request.pageToken)
-            // Made of the connectors' Get answers, reused while a connector is unchanged.
-            let answers = getAnswers.answers(for: page.entries, encode: Self.getAnswer)
-            return ListAnswer.encode(getAnswers: answers, nextPageToken: page.nextPageToken, revision: page.revision)
+            return Self.listAnswer(page, getAnswers)
+        } inline: { [getAnswers] request in
+            // Answered on the event loop when the whole page is in memory.
+            guard let mode = try? request.mode.domainMode(),
+                let page = registry.cachedListInMemory(mode: mode, pageSize: Int(request.pageSize), pageToken: request.pageToken)
+            else { return nil }
+            return Self.listAnswer(page, getAnswers)
         }
         add(.get, to: &router, mutating: false) { (request: ConnectorsV1.GetRequest, _) in
             ConnectorsV1.GetResponse(connector: .init(try await registry.connector(id: try Self.id(request.connectorID))))
@@ -126,6 +130,13 @@ public struct ConnectorService: Sendable {
             "internal error (ref \(reference))",
             metadata: ["ref": "\(reference)", "method": "\(method.rawValue)", "error": "\(error)"])
         return RPCError(code: .internal, message: "internal error (ref \(reference))")
+    }
+
+    /// The encoded `ListResponse` of a page: made of the connectors' Get
+    /// answers, reused while a connector is unchanged.
+    private static func listAnswer(_ page: CachedConnectorPage, _ getAnswers: EncodedAnswerCache) -> ByteBuffer {
+        let answers = getAnswers.answers(for: page.entries, encode: getAnswer)
+        return ListAnswer.encode(getAnswers: answers, nextPageToken: page.nextPageToken, revision: page.revision)
     }
 
     /// The encoded `GetResponse` of a connector; a `ListResponse` is made of these.

@@ -2,11 +2,13 @@ import ConnectorRegistry
 import GRDB
 import SampleConnectorKit
 import Synchronization
+import TestSupport
 import Testing
 
-/// List takes each connector of a page from the cache when it is there: the
-/// database decides which ids a page has, the cache what each connector is,
-/// and the mode filter holds on what is returned.
+/// List answers from the read model when a page's connectors are all in
+/// memory (it holds every id by mode); otherwise the database decides which
+/// ids a page has, the cache what each connector is, and the mode filter
+/// holds on what is returned.
 @Suite(.timeLimit(.minutes(5)))
 struct CachedListTests {
     /// The revision of each entry.
@@ -58,44 +60,39 @@ struct CachedListTests {
         let files = try TestFiles.make()
         defer { files.remove() }
         let ids = try await files.withRegistry { registry in try await ListTests.registerMany(registry, 5) }
+        try files.inspect { db in
+            try db.execute(sql: "UPDATE mcp_connectors SET mode = 'sync'")
+            try db.execute(sql: "UPDATE mcp_connectors SET mode = 'active' WHERE id = ?", arguments: [ids[1]])
+        }
         try await files.withRegistry { registry in
-
             // The cache and the database disagree on the mode of ids[1]: the cache
             // holds `active`, the database (changed behind the registry's back,
             // standing for a change the page's snapshot has not seen) `sync`.
-            try files.inspect { db in
-                try db.execute(sql: "UPDATE mcp_connectors SET mode = 'sync'")
-                try db.execute(sql: "UPDATE mcp_connectors SET mode = 'active' WHERE id = ?", arguments: [ids[1]])
-            }
             #expect(try await registry.connector(id: ids[1]).mode == .active)
             try files.inspect { db in try db.execute(sql: "UPDATE mcp_connectors SET mode = 'sync' WHERE id = ?", arguments: [ids[1]]) }
             #expect(registry.cachedConnector(id: ids[1])?.connector.mode == .active)
 
-            // Filtered by `sync`: ids[1] is selected by the database but left out,
-            // so the first page is short; the token still continues after it.
-            let first = try await registry.list(mode: .sync, pageSize: 2, pageToken: "")
-            #expect(first.connectors.map(\.id) == [ids[0]])
-            #expect(first.connectors.allSatisfy { $0.mode == .sync })
-            let second = try await registry.list(mode: .sync, pageSize: 2, pageToken: first.nextPageToken)
-            #expect(second.connectors.map(\.id) == [ids[2], ids[3]])
-            let third = try await registry.list(mode: .sync, pageSize: 2, pageToken: second.nextPageToken)
-            #expect(third.connectors.map(\.id) == [ids[4]])
-            #expect(third.nextPageToken == "")
-
-            // The database decides which ids a page has: not in `active`, though cached as active.
-            #expect(try await registry.list(mode: .active, pageSize: 0, pageToken: "").connectors.isEmpty)
-            // Unfiltered, it is listed as the cache has it.
-            let all = try await registry.list(mode: nil, pageSize: 0, pageToken: "")
-            #expect(all.connectors.map(\.id) == ids)
-            #expect(all.connectors.map(\.mode) == [.sync, .active, .sync, .sync, .sync])
-
-            // A page made only of connectors left out is empty, with a token to go on.
+            // Pages with a connector not in memory are read from the database,
+            // which selects ids[1] for `sync`; it is left out, so a page made
+            // only of it is empty, with a token that goes on after it.
             let one = try await registry.list(mode: .sync, pageSize: 1, pageToken: "")
             #expect(one.connectors.map(\.id) == [ids[0]])
             let leftOut = try await registry.list(mode: .sync, pageSize: 1, pageToken: one.nextPageToken)
             #expect(leftOut.connectors.isEmpty)
             #expect(!leftOut.nextPageToken.isEmpty)
-            #expect(try await registry.list(mode: .sync, pageSize: 1, pageToken: leftOut.nextPageToken).connectors.map(\.id) == [ids[2]])
+            let next = try await registry.list(mode: .sync, pageSize: 1, pageToken: leftOut.nextPageToken)
+            #expect(next.connectors.map(\.id) == [ids[2]])
+            let rest = try await registry.list(mode: .sync, pageSize: 2, pageToken: next.nextPageToken)
+            #expect(rest.connectors.map(\.id) == [ids[3], ids[4]])
+            #expect(rest.nextPageToken == "")
+
+            // Every connector is in memory now: pages come from the read model,
+            // as it has them.
+            let all = try await registry.list(mode: nil, pageSize: 0, pageToken: "")
+            #expect(all.connectors.map(\.id) == ids)
+            #expect(all.connectors.map(\.mode) == [.sync, .active, .sync, .sync, .sync])
+            #expect(try await registry.list(mode: .active, pageSize: 0, pageToken: "").connectors.map(\.id) == [ids[1]])
+            #expect(registry.cachedListInMemory(mode: .sync, pageSize: 0, pageToken: "")?.entries.map(\.id) == [ids[0], ids[2], ids[3], ids[4]])
         }
     }
 
@@ -177,4 +174,51 @@ private final class Flag: Sendable {
     var isSet: Bool { value.load(ordering: .acquiring) }
 
     func clear() { value.store(false, ordering: .releasing) }
+
+    /// Random registrations, activations, mode changes and deletes, across a
+    /// reopening: after each, every listing (from memory or the database, by
+    /// any page size, of each mode) is what the database holds.
+    @Test func listingsFollowEveryChangeAsTheDatabaseHasIt() async throws {
+        let seed = SeededGenerator.testSeed()
+        var random = SeededGenerator(seed: seed)
+        let files = try TestFiles.make()
+        defer { files.remove() }
+        try await FixtureHTTPServer.with(routes: SampleConnector.routes) { server in
+            var registered = 0
+            for session in 0..<2 {
+                try await files.withRegistry { registry in
+                    for step in 0..<120 {
+                        let ids = try files.inspect { db in try Int64.fetchAll(db, sql: "SELECT id FROM mcp_connectors") }
+                        let target = ids.isEmpty ? nil : ids[random.next(below: ids.count)]
+                        switch (random.next(below: 6), target) {
+                        case (0, _), (_, nil):
+                            _ = try await register(registry, "random\(registered)")
+                            registered += 1
+                        case (1, let id?):
+                            _ = try await registry.activate(id: id, url: server.url("/connector.json"))
+                        case (2, let id?), (3, let id?):
+                            let mode = ConnectorMode.allCases[random.next(below: 3)]
+                            _ = try? await registry.setMode(id: id, to: mode)  // sync or active before activation: refused
+                        default:
+                            _ = try await registry.delete(id: target!)
+                        }
+                        for mode in [nil] + ConnectorMode.allCases.map(Optional.some) {
+                            let stored = try files.inspect { db in
+                                try Int64.fetchAll(
+                                    db, sql: "SELECT id FROM mcp_connectors WHERE ?1 IS NULL OR mode = ?1 ORDER BY id",
+                                    arguments: [mode?.rawValue])
+                            }
+                            let pageSize = 1 + random.next(below: 8)
+                            let listed = try await ListTests.listAll(registry, mode: mode, pageSize: pageSize).ids
+                            #expect(listed == stored, "seed \(seed), session \(session), step \(step), mode \(mode?.rawValue ?? "any"), page size \(pageSize)")
+                            if let inMemory = registry.cachedListInMemory(mode: mode, pageSize: 1000, pageToken: "") {
+                                #expect(inMemory.entries.map(\.id) == stored, "seed \(seed), step \(step)")
+                                #expect(inMemory.entries.allSatisfy { mode == nil || $0.mode == mode })
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
