@@ -1,41 +1,37 @@
 public import ConnectorRegistry
 import Glibc
+import NIOPosix
 public import Logging
 public import ServiceLifecycle
 import Synchronization
 import TTRPC
+public import UnixSignals
 
-/// connectord: the registry served over ttrpc on a Unix socket, as a
-/// ServiceLifecycle `Service` (SIGTERM/SIGINT stop it gracefully).
+/// connectord: the registry served over ttrpc on a Unix socket.
 ///
-/// `init` does every check that can fail (data directory, lock, key file,
-/// database) so a bad configuration is reported before anything listens.
+/// `withDaemon` takes the data directory's lock and opens the registry (every
+/// check that can fail, so a bad configuration is reported before anything
+/// listens), and releases both however its body ends. `run` serves: a
+/// `ServiceGroup` of the socket and the group-membership refresher (and any
+/// services given to it), started in that order and stopped in reverse.
 public final class ConnectorDaemon: Service, Sendable {
     public let configuration: DaemonConfiguration
     /// The registry the daemon serves.
     public let registry: ConnectorRegistry
     private let server: TTRPCServer
-    private let lock: DataDirectoryLock
     private let logger: Logger
     private let notifier: SystemdNotifier
     private let stopping = Atomic<Bool>(false)
     /// Requests to refresh the access policy's group membership (SIGHUP).
     private let reloadRequests = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    /// Requests to stop (`stop()`): the daemon's service group then stops its
+    /// services in order.
+    private let stopRequests = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
 
-    /// Prepares the daemon: takes the data directory's lock, opens the key and
-    /// the database.
-    /// - Throws: `DaemonError` with a one-line message.
-    public init(configuration: DaemonConfiguration, environment: [String: String] = [:], logger: Logger) throws(DaemonError) {
+    private init(configuration: DaemonConfiguration, registry: ConnectorRegistry, environment: [String: String], logger: Logger) {
         self.configuration = configuration
+        self.registry = registry
         self.logger = logger
-        lock = try DataDirectoryLock(directory: configuration.dataDirectory, lockPath: configuration.lockPath)
-        do {
-            registry = try ConnectorRegistry(
-                databasePath: configuration.databasePath, keyFilePath: configuration.keyFilePath,
-                fetchLimits: configuration.fetchLimits, logger: logger)
-        } catch {
-            throw DaemonError(error.message)
-        }
         var router = Router()
         ConnectorService(registry: registry, policy: configuration.policy, logger: logger).register(into: &router)
         var serverConfiguration = TTRPCServer.Configuration(socketPath: configuration.socketPath)
@@ -46,38 +42,88 @@ public final class ConnectorDaemon: Service, Sendable {
         notifier = SystemdNotifier(environment: environment)
     }
 
-    /// Serves until a graceful shutdown (or cancellation), then closes the registry.
-    /// - Parameter onListening: called once the socket accepts connections.
-    public func run(onListening: @escaping @Sendable () -> Void) async throws {
+    /// Takes the data directory's lock, opens the key and the database, runs
+    /// `body` with the daemon, then closes the registry and releases the lock,
+    /// on every path (`body` returning, throwing or cancelled).
+    ///
+    /// The file system work runs on NIO's thread pool.
+    /// - Throws: `DaemonError` with a one-line message if the daemon cannot
+    ///   start; otherwise what `body` throws.
+    public static func withDaemon<Result>(
+        configuration: DaemonConfiguration, environment: [String: String] = [:], logger: Logger,
+        _ body: (ConnectorDaemon) async throws -> Result
+    ) async throws -> Result {
+        let lock = try await NIOThreadPool.singleton.runIfActive {
+            try DataDirectoryLock(directory: configuration.dataDirectory, lockPath: configuration.lockPath)
+        }
         defer { lock.release() }
+        var opened = false
         do {
-            try Self.makeParentDirectory(of: configuration.socketPath)
-            try await withGracefulShutdownHandler {
-                try await withThrowingDiscardingTaskGroup { group in
-                    group.addTask { await self.refreshGroupMembership() }
-                    try await server.run {
-                        self.logger.info(
-                            "connectord listening on \(self.configuration.socketPath)",
-                            metadata: [
-                                "data_directory": "\(self.configuration.dataDirectory)", "pid": "\(getpid())",
-                                "max_connections": "\(self.server.maximumConnections)",
-                            ])
-                        self.notifier.ready(status: "listening on \(self.configuration.socketPath)")
-                        onListening()
-                    }
-                    group.cancelAll()
+            return try await withConnectorRegistry(
+                databasePath: configuration.databasePath, keyFilePath: configuration.keyFilePath,
+                fetchLimits: configuration.fetchLimits, logger: logger
+            ) { registry in
+                opened = true
+                return try await body(ConnectorDaemon(configuration: configuration, registry: registry, environment: environment, logger: logger))
+            }
+        } catch let error as ConnectorRegistryError where !opened {
+            throw DaemonError(error.message)
+        }
+    }
+
+    /// Serves until a graceful shutdown (a signal in `gracefulShutdownSignals`,
+    /// `stop()`, or the enclosing service group's), or cancellation.
+    /// - Parameters:
+    ///   - services: run beside the daemon's own, after them, and stopped before them.
+    ///   - onListening: called once the socket accepts connections.
+    /// - Throws: `DaemonError` if the socket cannot be served.
+    public func run(
+        gracefulShutdownSignals: [UnixSignal] = [], alongside services: [any Service] = [],
+        onListening: @escaping @Sendable () -> Void = {}
+    ) async throws {
+        try Self.makeParentDirectory(of: configuration.socketPath)
+        let socket = DaemonService("socket", onGracefulShutdown: { self.stopServing() }) {
+            try await self.server.run {
+                self.logger.info(
+                    "connectord listening on \(self.configuration.socketPath)",
+                    metadata: [
+                        "data_directory": "\(self.configuration.dataDirectory)", "pid": "\(getpid())",
+                        "max_connections": "\(self.server.maximumConnections)",
+                    ])
+                self.notifier.ready(status: "listening on \(self.configuration.socketPath)")
+                onListening()
+            }
+        }
+        let refresher = DaemonService("group membership") { await self.refreshGroupMembership() }
+        var configuration = ServiceGroupConfiguration(
+            services: [
+                // When the socket has stopped serving, the rest stop too.
+                .init(service: socket, successTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: refresher),
+            ] + services.map { .init(service: $0) },
+            logger: logger)
+        configuration.gracefulShutdownSignals = gracefulShutdownSignals
+        let group = ServiceGroup(configuration: configuration)
+        do {
+            try await withThrowingTaskGroup(of: Bool.self) { tasks in
+                tasks.addTask {
+                    try await group.run()
+                    return true
                 }
-            } onGracefulShutdown: {
-                self.stop()
+                tasks.addTask {
+                    // `stop()`, or the graceful shutdown of a service group
+                    // this daemon runs in: the daemon's group stops in order.
+                    for await _ in self.stopRequests.stream.cancelOnGracefulShutdown() { break }
+                    if !Task.isCancelled { await group.triggerGracefulShutdown() }
+                    return false
+                }
+                while let groupEnded = try await tasks.next() {
+                    if groupEnded { tasks.cancelAll() }
+                }
             }
         } catch let error as TTRPCServerError {
-            await registry.close()
             throw DaemonError(error.description)
-        } catch {
-            await registry.close()
-            throw error
         }
-        await registry.close()
         logger.info("connectord stopped")
     }
 
@@ -116,6 +162,12 @@ public final class ConnectorDaemon: Service, Sendable {
 
     /// Begins a graceful stop without a signal (tests, embedding).
     public func stop() {
+        stopRequests.continuation.yield()
+    }
+
+    /// Stops accepting connections and lets the calls in flight finish (the
+    /// socket service's part of a graceful stop).
+    private func stopServing() {
         guard !stopping.exchange(true, ordering: .relaxed) else { return }
         notifier.stopping()
         logger.info("stopping: finishing calls in flight")

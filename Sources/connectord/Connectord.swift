@@ -62,14 +62,11 @@ struct Connectord: AsyncParsableCommand {
         do {
             let configuration = try makeConfiguration(environment)
             let logger = try makeLogger(environment)
-            let daemon = try ConnectorDaemon(configuration: configuration, environment: environment, logger: logger)
-            let hangups = await UnixSignalsSequence(trapping: .sighup)
-            let group = ServiceGroup(
-                configuration: .init(
-                    services: [.init(service: daemon), .init(service: ReloadOnHangup(daemon: daemon, hangups: hangups))],
-                    gracefulShutdownSignals: [.sigterm, .sigint],
-                    logger: logger))
-            try await group.run()
+            try await ConnectorDaemon.withDaemon(configuration: configuration, environment: environment, logger: logger) { daemon in
+                let hangups = await UnixSignalsSequence(trapping: .sighup)
+                try await daemon.run(
+                    gracefulShutdownSignals: [.sigterm, .sigint], alongside: [ReloadOnHangup(daemon: daemon, hangups: hangups)])
+            }
         } catch let error as DaemonError {
             FileHandle.standardError.write(Data("connectord: \(error.description)\n".utf8))
             throw ExitCode(78)

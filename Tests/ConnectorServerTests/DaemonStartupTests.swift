@@ -12,21 +12,23 @@ import Testing
 /// one-line `DaemonError`, and a restart on the same data directory.
 @Suite(.timeLimit(.minutes(5)))
 struct DaemonStartupTests {
-    /// The error `ConnectorDaemon.init` throws, or nil (recording an issue) if it succeeds.
-    /// A daemon made by mistake is run and stopped, so that what it opened is closed.
+    /// The error `ConnectorDaemon.withDaemon` throws before it runs its body,
+    /// or nil (recording an issue) if it runs it.
     static func initError(
         _ configuration: DaemonConfiguration, sourceLocation: SourceLocation = #_sourceLocation
     ) async -> DaemonError? {
         do {
-            let daemon = try ConnectorDaemon(configuration: configuration, logger: .quiet)
-            Issue.record("expected ConnectorDaemon.init to fail", sourceLocation: sourceLocation)
-            daemon.stop()
-            try? await daemon.run()
+            try await ConnectorDaemon.withDaemon(configuration: configuration, logger: .quiet) { _ in
+                Issue.record("expected ConnectorDaemon.withDaemon to fail", sourceLocation: sourceLocation)
+            }
             return nil
-        } catch {
+        } catch let error as DaemonError {
             #expect(!error.description.contains("\n"), "one line: \(error.description)", sourceLocation: sourceLocation)
             #expect(!error.description.isEmpty, sourceLocation: sourceLocation)
             return error
+        } catch {
+            Issue.record("expected a DaemonError, got \(type(of: error)): \(error)", sourceLocation: sourceLocation)
+            return nil
         }
     }
 
@@ -134,9 +136,10 @@ struct DaemonStartupTests {
             _ = try await running.client.register(name: "first", description: "d")
             var second = running.configuration
             second.dataDirectory = directory("data2")
-            let daemon = try ConnectorDaemon(configuration: second, logger: .quiet)
             do {
-                try await daemon.run(onListening: { Issue.record("the second daemon must not listen") })
+                try await ConnectorDaemon.withDaemon(configuration: second, logger: .quiet) { daemon in
+                    try await daemon.run(onListening: { Issue.record("the second daemon must not listen") })
+                }
                 Issue.record("expected run() to fail")
             } catch let error as DaemonError {
                 #expect(error.description.contains("another server is already listening"), "\(error.description)")
@@ -158,9 +161,10 @@ struct DaemonStartupTests {
         try await withTempDirectory { directory in
             let configuration = testConfiguration(in: directory)
             try Self.write(Array("precious".utf8), to: configuration.socketPath, mode: 0o600)
-            let daemon = try ConnectorDaemon(configuration: configuration, logger: .quiet)
             do {
-                try await daemon.run(onListening: { Issue.record("must not listen") })
+                try await ConnectorDaemon.withDaemon(configuration: configuration, logger: .quiet) { daemon in
+                    try await daemon.run(onListening: { Issue.record("must not listen") })
+                }
                 Issue.record("expected run() to fail")
             } catch let error as DaemonError {
                 #expect(error.description.contains("not a socket"), "\(error.description)")
@@ -175,13 +179,14 @@ struct DaemonStartupTests {
         try await withTempDirectory { directory in
             var configuration = testConfiguration(in: directory)
             configuration.socketPath = directory(String(repeating: "s", count: 120) + ".sock")
-            let daemon = try ConnectorDaemon(configuration: configuration, logger: .quiet)
             do {
-                try await daemon.run(onListening: {
-                    // No client can connect to a path longer than sun_path: stop at once.
-                    Issue.record("the daemon says it listens on a socket path no client can connect to")
-                    daemon.stop()
-                })
+                try await ConnectorDaemon.withDaemon(configuration: configuration, logger: .quiet) { daemon in
+                    try await daemon.run(onListening: {
+                        // No client can connect to a path longer than sun_path: stop at once.
+                        Issue.record("the daemon says it listens on a socket path no client can connect to")
+                        daemon.stop()
+                    })
+                }
                 Issue.record("expected run() to fail with a DaemonError about the socket path's length")
             } catch let error as DaemonError {
                 #expect(error.description.contains(configuration.socketPath), "\(error.description)")
@@ -246,11 +251,13 @@ struct DaemonStartupTests {
     @Test func stoppedDaemonReleasesTheDataDirectory() async throws {
         try await withTempDirectory { directory in
             let configuration = testConfiguration(in: directory)
-            let first = try ConnectorDaemon(configuration: configuration, logger: .quiet)
-            try await serve(first) { running in
-                _ = try await running.client.register(name: "kept", description: "d")
+            let first = try await ConnectorDaemon.withDaemon(configuration: configuration, logger: .quiet) { daemon in
+                try await serve(daemon) { running in
+                    _ = try await running.client.register(name: "kept", description: "d")
+                }
+                return daemon
             }
-            // `first` is still alive here: its run() has returned.
+            // `first` is still alive here: its scope has ended.
             try await withDaemon(configuration) { running in
                 let list = try await running.client.list()
                 #expect(list.connectors.map(\.name) == ["kept"])

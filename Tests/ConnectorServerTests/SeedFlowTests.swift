@@ -183,8 +183,7 @@ struct SeedFlowTests {
     @Test func daemonStopsWhenAskedAndRemovesItsSocket() async throws {
         try await withTempDirectory { directory in
             let configuration = testConfiguration(in: directory)
-            let daemon = try ConnectorDaemon(configuration: configuration, logger: .quiet)
-            try await serve(daemon) { running in
+            try await withDaemon(configuration) { running in
                 #expect(fileExists(running.socketPath))
                 // The socket file has the configured mode (0660 by default).
                 #expect(permissions(running.socketPath) == 0o660)

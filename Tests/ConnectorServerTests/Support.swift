@@ -100,11 +100,9 @@ func withDaemon<R>(
     sourceLocation: SourceLocation = #_sourceLocation,
     _ body: (RunningDaemon) async throws -> R
 ) async throws -> R {
-    // Opening the data directory and the database blocks on the file system: off the cooperative pool.
-    let daemon = try await NIOThreadPool.singleton.runIfActive {
-        try ConnectorDaemon(configuration: configuration, environment: environment, logger: .quiet)
+    try await ConnectorDaemon.withDaemon(configuration: configuration, environment: environment, logger: .quiet) { daemon in
+        try await serve(daemon, sourceLocation: sourceLocation, body)
     }
-    return try await serve(daemon, sourceLocation: sourceLocation, body)
 }
 
 /// `withDaemon` on a fresh temporary directory.

@@ -57,8 +57,9 @@ struct SystemdNotifyTests {
         try await withTempDirectory { directory in
             let receiver = try DatagramReceiver(address: directory("notify"))
             let configuration = testConfiguration(in: directory)
-            let daemon = try ConnectorDaemon(
-                configuration: configuration, environment: ["NOTIFY_SOCKET": receiver.address], logger: .quiet)
+            try await ConnectorDaemon.withDaemon(
+                configuration: configuration, environment: ["NOTIFY_SOCKET": receiver.address], logger: .quiet
+            ) { daemon in
             let group = ServiceGroup(services: [daemon], logger: .quiet)
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await group.run() }
@@ -72,6 +73,7 @@ struct SystemdNotifyTests {
                 let stopping = try await receiver.receive()
                 #expect(Self.lines(stopping).contains("STOPPING=1"), "got \(stopping ?? "nothing")")
                 try await tasks.waitForAll()
+            }
             }
             #expect(!fileExists(configuration.socketPath))
         }
