@@ -772,6 +772,456 @@ void   connectors__v1__create_response__free_unpacked
   assert(message->base.descriptor == &connectors__v1__create_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   connectors__v1__watch_request__init
+                     (Connectors__V1__WatchRequest         *message)
+{
+  static const Connectors__V1__WatchRequest init_value = CONNECTORS__V1__WATCH_REQUEST__INIT;
+  *message = init_value;
+}
+size_t connectors__v1__watch_request__get_packed_size
+                     (const Connectors__V1__WatchRequest *message)
+{
+  assert(message->base.descriptor == &connectors__v1__watch_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t connectors__v1__watch_request__pack
+                     (const Connectors__V1__WatchRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &connectors__v1__watch_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t connectors__v1__watch_request__pack_to_buffer
+                     (const Connectors__V1__WatchRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &connectors__v1__watch_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Connectors__V1__WatchRequest *
+       connectors__v1__watch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Connectors__V1__WatchRequest *)
+     protobuf_c_message_unpack (&connectors__v1__watch_request__descriptor,
+                                allocator, len, data);
+}
+void   connectors__v1__watch_request__free_unpacked
+                     (Connectors__V1__WatchRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &connectors__v1__watch_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   connectors__v1__watch_event__init
+                     (Connectors__V1__WatchEvent         *message)
+{
+  static const Connectors__V1__WatchEvent init_value = CONNECTORS__V1__WATCH_EVENT__INIT;
+  *message = init_value;
+}
+size_t connectors__v1__watch_event__get_packed_size
+                     (const Connectors__V1__WatchEvent *message)
+{
+  assert(message->base.descriptor == &connectors__v1__watch_event__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t connectors__v1__watch_event__pack
+                     (const Connectors__V1__WatchEvent *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &connectors__v1__watch_event__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t connectors__v1__watch_event__pack_to_buffer
+                     (const Connectors__V1__WatchEvent *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &connectors__v1__watch_event__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Connectors__V1__WatchEvent *
+       connectors__v1__watch_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Connectors__V1__WatchEvent *)
+     protobuf_c_message_unpack (&connectors__v1__watch_event__descriptor,
+                                allocator, len, data);
+}
+void   connectors__v1__watch_event__free_unpacked
+                     (Connectors__V1__WatchEvent *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &connectors__v1__watch_event__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   connectors__v1__list_changes_request__init
+                     (Connectors__V1__ListChangesRequest         *message)
+{
+  static const Connectors__V1__ListChangesRequest init_value = CONNECTORS__V1__LIST_CHANGES_REQUEST__INIT;
+  *message = init_value;
+}
+size_t connectors__v1__list_changes_request__get_packed_size
+                     (const Connectors__V1__ListChangesRequest *message)
+{
+  assert(message->base.descriptor == &connectors__v1__list_changes_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t connectors__v1__list_changes_request__pack
+                     (const Connectors__V1__ListChangesRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &connectors__v1__list_changes_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t connectors__v1__list_changes_request__pack_to_buffer
+                     (const Connectors__V1__ListChangesRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &connectors__v1__list_changes_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Connectors__V1__ListChangesRequest *
+       connectors__v1__list_changes_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Connectors__V1__ListChangesRequest *)
+     protobuf_c_message_unpack (&connectors__v1__list_changes_request__descriptor,
+                                allocator, len, data);
+}
+void   connectors__v1__list_changes_request__free_unpacked
+                     (Connectors__V1__ListChangesRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &connectors__v1__list_changes_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   connectors__v1__list_changes_response__init
+                     (Connectors__V1__ListChangesResponse         *message)
+{
+  static const Connectors__V1__ListChangesResponse init_value = CONNECTORS__V1__LIST_CHANGES_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t connectors__v1__list_changes_response__get_packed_size
+                     (const Connectors__V1__ListChangesResponse *message)
+{
+  assert(message->base.descriptor == &connectors__v1__list_changes_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t connectors__v1__list_changes_response__pack
+                     (const Connectors__V1__ListChangesResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &connectors__v1__list_changes_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t connectors__v1__list_changes_response__pack_to_buffer
+                     (const Connectors__V1__ListChangesResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &connectors__v1__list_changes_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Connectors__V1__ListChangesResponse *
+       connectors__v1__list_changes_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Connectors__V1__ListChangesResponse *)
+     protobuf_c_message_unpack (&connectors__v1__list_changes_response__descriptor,
+                                allocator, len, data);
+}
+void   connectors__v1__list_changes_response__free_unpacked
+                     (Connectors__V1__ListChangesResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &connectors__v1__list_changes_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   connectors__v1__caller__init
+                     (Connectors__V1__Caller         *message)
+{
+  static const Connectors__V1__Caller init_value = CONNECTORS__V1__CALLER__INIT;
+  *message = init_value;
+}
+size_t connectors__v1__caller__get_packed_size
+                     (const Connectors__V1__Caller *message)
+{
+  assert(message->base.descriptor == &connectors__v1__caller__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t connectors__v1__caller__pack
+                     (const Connectors__V1__Caller *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &connectors__v1__caller__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t connectors__v1__caller__pack_to_buffer
+                     (const Connectors__V1__Caller *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &connectors__v1__caller__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Connectors__V1__Caller *
+       connectors__v1__caller__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Connectors__V1__Caller *)
+     protobuf_c_message_unpack (&connectors__v1__caller__descriptor,
+                                allocator, len, data);
+}
+void   connectors__v1__caller__free_unpacked
+                     (Connectors__V1__Caller *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &connectors__v1__caller__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   connectors__v1__history_record__init
+                     (Connectors__V1__HistoryRecord         *message)
+{
+  static const Connectors__V1__HistoryRecord init_value = CONNECTORS__V1__HISTORY_RECORD__INIT;
+  *message = init_value;
+}
+size_t connectors__v1__history_record__get_packed_size
+                     (const Connectors__V1__HistoryRecord *message)
+{
+  assert(message->base.descriptor == &connectors__v1__history_record__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t connectors__v1__history_record__pack
+                     (const Connectors__V1__HistoryRecord *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &connectors__v1__history_record__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t connectors__v1__history_record__pack_to_buffer
+                     (const Connectors__V1__HistoryRecord *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &connectors__v1__history_record__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Connectors__V1__HistoryRecord *
+       connectors__v1__history_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Connectors__V1__HistoryRecord *)
+     protobuf_c_message_unpack (&connectors__v1__history_record__descriptor,
+                                allocator, len, data);
+}
+void   connectors__v1__history_record__free_unpacked
+                     (Connectors__V1__HistoryRecord *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &connectors__v1__history_record__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   connectors__v1__get_history_request__init
+                     (Connectors__V1__GetHistoryRequest         *message)
+{
+  static const Connectors__V1__GetHistoryRequest init_value = CONNECTORS__V1__GET_HISTORY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t connectors__v1__get_history_request__get_packed_size
+                     (const Connectors__V1__GetHistoryRequest *message)
+{
+  assert(message->base.descriptor == &connectors__v1__get_history_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t connectors__v1__get_history_request__pack
+                     (const Connectors__V1__GetHistoryRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &connectors__v1__get_history_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t connectors__v1__get_history_request__pack_to_buffer
+                     (const Connectors__V1__GetHistoryRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &connectors__v1__get_history_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Connectors__V1__GetHistoryRequest *
+       connectors__v1__get_history_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Connectors__V1__GetHistoryRequest *)
+     protobuf_c_message_unpack (&connectors__v1__get_history_request__descriptor,
+                                allocator, len, data);
+}
+void   connectors__v1__get_history_request__free_unpacked
+                     (Connectors__V1__GetHistoryRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &connectors__v1__get_history_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   connectors__v1__get_history_response__init
+                     (Connectors__V1__GetHistoryResponse         *message)
+{
+  static const Connectors__V1__GetHistoryResponse init_value = CONNECTORS__V1__GET_HISTORY_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t connectors__v1__get_history_response__get_packed_size
+                     (const Connectors__V1__GetHistoryResponse *message)
+{
+  assert(message->base.descriptor == &connectors__v1__get_history_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t connectors__v1__get_history_response__pack
+                     (const Connectors__V1__GetHistoryResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &connectors__v1__get_history_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t connectors__v1__get_history_response__pack_to_buffer
+                     (const Connectors__V1__GetHistoryResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &connectors__v1__get_history_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Connectors__V1__GetHistoryResponse *
+       connectors__v1__get_history_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Connectors__V1__GetHistoryResponse *)
+     protobuf_c_message_unpack (&connectors__v1__get_history_response__descriptor,
+                                allocator, len, data);
+}
+void   connectors__v1__get_history_response__free_unpacked
+                     (Connectors__V1__GetHistoryResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &connectors__v1__get_history_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   connectors__v1__verify_history_request__init
+                     (Connectors__V1__VerifyHistoryRequest         *message)
+{
+  static const Connectors__V1__VerifyHistoryRequest init_value = CONNECTORS__V1__VERIFY_HISTORY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t connectors__v1__verify_history_request__get_packed_size
+                     (const Connectors__V1__VerifyHistoryRequest *message)
+{
+  assert(message->base.descriptor == &connectors__v1__verify_history_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t connectors__v1__verify_history_request__pack
+                     (const Connectors__V1__VerifyHistoryRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &connectors__v1__verify_history_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t connectors__v1__verify_history_request__pack_to_buffer
+                     (const Connectors__V1__VerifyHistoryRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &connectors__v1__verify_history_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Connectors__V1__VerifyHistoryRequest *
+       connectors__v1__verify_history_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Connectors__V1__VerifyHistoryRequest *)
+     protobuf_c_message_unpack (&connectors__v1__verify_history_request__descriptor,
+                                allocator, len, data);
+}
+void   connectors__v1__verify_history_request__free_unpacked
+                     (Connectors__V1__VerifyHistoryRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &connectors__v1__verify_history_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   connectors__v1__verify_history_response__init
+                     (Connectors__V1__VerifyHistoryResponse         *message)
+{
+  static const Connectors__V1__VerifyHistoryResponse init_value = CONNECTORS__V1__VERIFY_HISTORY_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t connectors__v1__verify_history_response__get_packed_size
+                     (const Connectors__V1__VerifyHistoryResponse *message)
+{
+  assert(message->base.descriptor == &connectors__v1__verify_history_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t connectors__v1__verify_history_response__pack
+                     (const Connectors__V1__VerifyHistoryResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &connectors__v1__verify_history_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t connectors__v1__verify_history_response__pack_to_buffer
+                     (const Connectors__V1__VerifyHistoryResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &connectors__v1__verify_history_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Connectors__V1__VerifyHistoryResponse *
+       connectors__v1__verify_history_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Connectors__V1__VerifyHistoryResponse *)
+     protobuf_c_message_unpack (&connectors__v1__verify_history_response__descriptor,
+                                allocator, len, data);
+}
+void   connectors__v1__verify_history_response__free_unpacked
+                     (Connectors__V1__VerifyHistoryResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &connectors__v1__verify_history_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor connectors__v1__connector__field_descriptors[17] =
 {
   {
@@ -1018,7 +1468,7 @@ const ProtobufCMessageDescriptor connectors__v1__connector__descriptor =
   (ProtobufCMessageInit) connectors__v1__connector__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor connectors__v1__register_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor connectors__v1__register_request__field_descriptors[4] =
 {
   {
     "name",
@@ -1056,16 +1506,29 @@ static const ProtobufCFieldDescriptor connectors__v1__register_request__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "request_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__RegisterRequest, request_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned connectors__v1__register_request__field_indices_by_name[] = {
   1,   /* field[1] = description */
   0,   /* field[0] = name */
+  3,   /* field[3] = request_id */
   2,   /* field[2] = secret */
 };
 static const ProtobufCIntRange connectors__v1__register_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor connectors__v1__register_request__descriptor =
 {
@@ -1075,7 +1538,7 @@ const ProtobufCMessageDescriptor connectors__v1__register_request__descriptor =
   "Connectors__V1__RegisterRequest",
   "connectors.v1",
   sizeof(Connectors__V1__RegisterRequest),
-  3,
+  4,
   connectors__v1__register_request__field_descriptors,
   connectors__v1__register_request__field_indices_by_name,
   1,  connectors__v1__register_request__number_ranges,
@@ -1146,7 +1609,7 @@ const ProtobufCMessageDescriptor connectors__v1__register_response__descriptor =
   (ProtobufCMessageInit) connectors__v1__register_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor connectors__v1__activate_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor connectors__v1__activate_request__field_descriptors[4] =
 {
   {
     "connector_id",
@@ -1172,15 +1635,41 @@ static const ProtobufCFieldDescriptor connectors__v1__activate_request__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "expected_revision",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__ActivateRequest, expected_revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "request_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__ActivateRequest, request_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned connectors__v1__activate_request__field_indices_by_name[] = {
   0,   /* field[0] = connector_id */
   1,   /* field[1] = connector_url */
+  2,   /* field[2] = expected_revision */
+  3,   /* field[3] = request_id */
 };
 static const ProtobufCIntRange connectors__v1__activate_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor connectors__v1__activate_request__descriptor =
 {
@@ -1190,7 +1679,7 @@ const ProtobufCMessageDescriptor connectors__v1__activate_request__descriptor =
   "Connectors__V1__ActivateRequest",
   "connectors.v1",
   sizeof(Connectors__V1__ActivateRequest),
-  2,
+  4,
   connectors__v1__activate_request__field_descriptors,
   connectors__v1__activate_request__field_indices_by_name,
   1,  connectors__v1__activate_request__number_ranges,
@@ -1452,7 +1941,7 @@ const ProtobufCMessageDescriptor connectors__v1__get_response__descriptor =
   (ProtobufCMessageInit) connectors__v1__get_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor connectors__v1__set_mode_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor connectors__v1__set_mode_request__field_descriptors[4] =
 {
   {
     "connector_id",
@@ -1478,15 +1967,41 @@ static const ProtobufCFieldDescriptor connectors__v1__set_mode_request__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "expected_revision",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__SetModeRequest, expected_revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "request_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__SetModeRequest, request_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned connectors__v1__set_mode_request__field_indices_by_name[] = {
   0,   /* field[0] = connector_id */
+  2,   /* field[2] = expected_revision */
   1,   /* field[1] = mode */
+  3,   /* field[3] = request_id */
 };
 static const ProtobufCIntRange connectors__v1__set_mode_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor connectors__v1__set_mode_request__descriptor =
 {
@@ -1496,7 +2011,7 @@ const ProtobufCMessageDescriptor connectors__v1__set_mode_request__descriptor =
   "Connectors__V1__SetModeRequest",
   "connectors.v1",
   sizeof(Connectors__V1__SetModeRequest),
-  2,
+  4,
   connectors__v1__set_mode_request__field_descriptors,
   connectors__v1__set_mode_request__field_indices_by_name,
   1,  connectors__v1__set_mode_request__number_ranges,
@@ -1541,7 +2056,7 @@ const ProtobufCMessageDescriptor connectors__v1__set_mode_response__descriptor =
   (ProtobufCMessageInit) connectors__v1__set_mode_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor connectors__v1__delete_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor connectors__v1__delete_request__field_descriptors[3] =
 {
   {
     "connector_id",
@@ -1555,14 +2070,40 @@ static const ProtobufCFieldDescriptor connectors__v1__delete_request__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "expected_revision",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__DeleteRequest, expected_revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "request_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__DeleteRequest, request_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned connectors__v1__delete_request__field_indices_by_name[] = {
   0,   /* field[0] = connector_id */
+  1,   /* field[1] = expected_revision */
+  2,   /* field[2] = request_id */
 };
 static const ProtobufCIntRange connectors__v1__delete_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor connectors__v1__delete_request__descriptor =
 {
@@ -1572,7 +2113,7 @@ const ProtobufCMessageDescriptor connectors__v1__delete_request__descriptor =
   "Connectors__V1__DeleteRequest",
   "connectors.v1",
   sizeof(Connectors__V1__DeleteRequest),
-  1,
+  3,
   connectors__v1__delete_request__field_descriptors,
   connectors__v1__delete_request__field_indices_by_name,
   1,  connectors__v1__delete_request__number_ranges,
@@ -1719,7 +2260,7 @@ const ProtobufCMessageDescriptor connectors__v1__get_logo_response__descriptor =
   (ProtobufCMessageInit) connectors__v1__get_logo_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor connectors__v1__create_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor connectors__v1__create_request__field_descriptors[3] =
 {
   {
     "connector_url",
@@ -1745,15 +2286,28 @@ static const ProtobufCFieldDescriptor connectors__v1__create_request__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "request_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__CreateRequest, request_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned connectors__v1__create_request__field_indices_by_name[] = {
   0,   /* field[0] = connector_url */
+  2,   /* field[2] = request_id */
   1,   /* field[1] = secret */
 };
 static const ProtobufCIntRange connectors__v1__create_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor connectors__v1__create_request__descriptor =
 {
@@ -1763,7 +2317,7 @@ const ProtobufCMessageDescriptor connectors__v1__create_request__descriptor =
   "Connectors__V1__CreateRequest",
   "connectors.v1",
   sizeof(Connectors__V1__CreateRequest),
-  2,
+  3,
   connectors__v1__create_request__field_descriptors,
   connectors__v1__create_request__field_indices_by_name,
   1,  connectors__v1__create_request__number_ranges,
@@ -1821,6 +2375,782 @@ const ProtobufCMessageDescriptor connectors__v1__create_response__descriptor =
   (ProtobufCMessageInit) connectors__v1__create_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor connectors__v1__watch_request__field_descriptors[4] =
+{
+  {
+    "start_revision",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__WatchRequest, start_revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mode",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__WatchRequest, mode),
+    &connectors__v1__connector_mode__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "connector_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__WatchRequest, connector_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "include_initial_state",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__WatchRequest, include_initial_state),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned connectors__v1__watch_request__field_indices_by_name[] = {
+  2,   /* field[2] = connector_id */
+  3,   /* field[3] = include_initial_state */
+  1,   /* field[1] = mode */
+  0,   /* field[0] = start_revision */
+};
+static const ProtobufCIntRange connectors__v1__watch_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor connectors__v1__watch_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "connectors.v1.WatchRequest",
+  "WatchRequest",
+  "Connectors__V1__WatchRequest",
+  "connectors.v1",
+  sizeof(Connectors__V1__WatchRequest),
+  4,
+  connectors__v1__watch_request__field_descriptors,
+  connectors__v1__watch_request__field_indices_by_name,
+  1,  connectors__v1__watch_request__number_ranges,
+  (ProtobufCMessageInit) connectors__v1__watch_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor connectors__v1__watch_event__field_descriptors[4] =
+{
+  {
+    "revision",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__WatchEvent, revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__WatchEvent, kind),
+    &connectors__v1__event_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "connector_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__WatchEvent, connector_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "connector",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__WatchEvent, connector),
+    &connectors__v1__connector__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned connectors__v1__watch_event__field_indices_by_name[] = {
+  3,   /* field[3] = connector */
+  2,   /* field[2] = connector_id */
+  1,   /* field[1] = kind */
+  0,   /* field[0] = revision */
+};
+static const ProtobufCIntRange connectors__v1__watch_event__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor connectors__v1__watch_event__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "connectors.v1.WatchEvent",
+  "WatchEvent",
+  "Connectors__V1__WatchEvent",
+  "connectors.v1",
+  sizeof(Connectors__V1__WatchEvent),
+  4,
+  connectors__v1__watch_event__field_descriptors,
+  connectors__v1__watch_event__field_indices_by_name,
+  1,  connectors__v1__watch_event__number_ranges,
+  (ProtobufCMessageInit) connectors__v1__watch_event__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor connectors__v1__list_changes_request__field_descriptors[5] =
+{
+  {
+    "start_revision",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__ListChangesRequest, start_revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_events",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__ListChangesRequest, max_events),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "wait_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__ListChangesRequest, wait_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mode",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__ListChangesRequest, mode),
+    &connectors__v1__connector_mode__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "connector_id",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__ListChangesRequest, connector_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned connectors__v1__list_changes_request__field_indices_by_name[] = {
+  4,   /* field[4] = connector_id */
+  1,   /* field[1] = max_events */
+  3,   /* field[3] = mode */
+  0,   /* field[0] = start_revision */
+  2,   /* field[2] = wait_ms */
+};
+static const ProtobufCIntRange connectors__v1__list_changes_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor connectors__v1__list_changes_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "connectors.v1.ListChangesRequest",
+  "ListChangesRequest",
+  "Connectors__V1__ListChangesRequest",
+  "connectors.v1",
+  sizeof(Connectors__V1__ListChangesRequest),
+  5,
+  connectors__v1__list_changes_request__field_descriptors,
+  connectors__v1__list_changes_request__field_indices_by_name,
+  1,  connectors__v1__list_changes_request__number_ranges,
+  (ProtobufCMessageInit) connectors__v1__list_changes_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor connectors__v1__list_changes_response__field_descriptors[2] =
+{
+  {
+    "events",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Connectors__V1__ListChangesResponse, n_events),
+    offsetof(Connectors__V1__ListChangesResponse, events),
+    &connectors__v1__watch_event__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_revision",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__ListChangesResponse, next_revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned connectors__v1__list_changes_response__field_indices_by_name[] = {
+  0,   /* field[0] = events */
+  1,   /* field[1] = next_revision */
+};
+static const ProtobufCIntRange connectors__v1__list_changes_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor connectors__v1__list_changes_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "connectors.v1.ListChangesResponse",
+  "ListChangesResponse",
+  "Connectors__V1__ListChangesResponse",
+  "connectors.v1",
+  sizeof(Connectors__V1__ListChangesResponse),
+  2,
+  connectors__v1__list_changes_response__field_descriptors,
+  connectors__v1__list_changes_response__field_indices_by_name,
+  1,  connectors__v1__list_changes_response__number_ranges,
+  (ProtobufCMessageInit) connectors__v1__list_changes_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor connectors__v1__caller__field_descriptors[4] =
+{
+  {
+    "uid",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__Caller, uid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "gid",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__Caller, gid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pid",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__Caller, pid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "process",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__Caller, process),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned connectors__v1__caller__field_indices_by_name[] = {
+  1,   /* field[1] = gid */
+  2,   /* field[2] = pid */
+  3,   /* field[3] = process */
+  0,   /* field[0] = uid */
+};
+static const ProtobufCIntRange connectors__v1__caller__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor connectors__v1__caller__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "connectors.v1.Caller",
+  "Caller",
+  "Connectors__V1__Caller",
+  "connectors.v1",
+  sizeof(Connectors__V1__Caller),
+  4,
+  connectors__v1__caller__field_descriptors,
+  connectors__v1__caller__field_indices_by_name,
+  1,  connectors__v1__caller__number_ranges,
+  (ProtobufCMessageInit) connectors__v1__caller__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor connectors__v1__history_record__field_descriptors[10] =
+{
+  {
+    "revision",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__HistoryRecord, revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "recorded_at",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__HistoryRecord, recorded_at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "method",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__HistoryRecord, method),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__HistoryRecord, kind),
+    &connectors__v1__event_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "connector_id",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__HistoryRecord, connector_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "connector_name",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__HistoryRecord, connector_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "caller",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__HistoryRecord, caller),
+    &connectors__v1__caller__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "connector",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__HistoryRecord, connector),
+    &connectors__v1__connector__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "request_id",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__HistoryRecord, request_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "hash",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__HistoryRecord, hash),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned connectors__v1__history_record__field_indices_by_name[] = {
+  6,   /* field[6] = caller */
+  7,   /* field[7] = connector */
+  4,   /* field[4] = connector_id */
+  5,   /* field[5] = connector_name */
+  9,   /* field[9] = hash */
+  3,   /* field[3] = kind */
+  2,   /* field[2] = method */
+  1,   /* field[1] = recorded_at */
+  8,   /* field[8] = request_id */
+  0,   /* field[0] = revision */
+};
+static const ProtobufCIntRange connectors__v1__history_record__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 10 }
+};
+const ProtobufCMessageDescriptor connectors__v1__history_record__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "connectors.v1.HistoryRecord",
+  "HistoryRecord",
+  "Connectors__V1__HistoryRecord",
+  "connectors.v1",
+  sizeof(Connectors__V1__HistoryRecord),
+  10,
+  connectors__v1__history_record__field_descriptors,
+  connectors__v1__history_record__field_indices_by_name,
+  1,  connectors__v1__history_record__number_ranges,
+  (ProtobufCMessageInit) connectors__v1__history_record__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor connectors__v1__get_history_request__field_descriptors[4] =
+{
+  {
+    "connector_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__GetHistoryRequest, connector_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "start_revision",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__GetHistoryRequest, start_revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "page_size",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__GetHistoryRequest, page_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "page_token",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__GetHistoryRequest, page_token),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned connectors__v1__get_history_request__field_indices_by_name[] = {
+  0,   /* field[0] = connector_id */
+  2,   /* field[2] = page_size */
+  3,   /* field[3] = page_token */
+  1,   /* field[1] = start_revision */
+};
+static const ProtobufCIntRange connectors__v1__get_history_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor connectors__v1__get_history_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "connectors.v1.GetHistoryRequest",
+  "GetHistoryRequest",
+  "Connectors__V1__GetHistoryRequest",
+  "connectors.v1",
+  sizeof(Connectors__V1__GetHistoryRequest),
+  4,
+  connectors__v1__get_history_request__field_descriptors,
+  connectors__v1__get_history_request__field_indices_by_name,
+  1,  connectors__v1__get_history_request__number_ranges,
+  (ProtobufCMessageInit) connectors__v1__get_history_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor connectors__v1__get_history_response__field_descriptors[2] =
+{
+  {
+    "records",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Connectors__V1__GetHistoryResponse, n_records),
+    offsetof(Connectors__V1__GetHistoryResponse, records),
+    &connectors__v1__history_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_page_token",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__GetHistoryResponse, next_page_token),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned connectors__v1__get_history_response__field_indices_by_name[] = {
+  1,   /* field[1] = next_page_token */
+  0,   /* field[0] = records */
+};
+static const ProtobufCIntRange connectors__v1__get_history_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor connectors__v1__get_history_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "connectors.v1.GetHistoryResponse",
+  "GetHistoryResponse",
+  "Connectors__V1__GetHistoryResponse",
+  "connectors.v1",
+  sizeof(Connectors__V1__GetHistoryResponse),
+  2,
+  connectors__v1__get_history_response__field_descriptors,
+  connectors__v1__get_history_response__field_indices_by_name,
+  1,  connectors__v1__get_history_response__number_ranges,
+  (ProtobufCMessageInit) connectors__v1__get_history_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define connectors__v1__verify_history_request__field_descriptors NULL
+#define connectors__v1__verify_history_request__field_indices_by_name NULL
+#define connectors__v1__verify_history_request__number_ranges NULL
+const ProtobufCMessageDescriptor connectors__v1__verify_history_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "connectors.v1.VerifyHistoryRequest",
+  "VerifyHistoryRequest",
+  "Connectors__V1__VerifyHistoryRequest",
+  "connectors.v1",
+  sizeof(Connectors__V1__VerifyHistoryRequest),
+  0,
+  connectors__v1__verify_history_request__field_descriptors,
+  connectors__v1__verify_history_request__field_indices_by_name,
+  0,  connectors__v1__verify_history_request__number_ranges,
+  (ProtobufCMessageInit) connectors__v1__verify_history_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor connectors__v1__verify_history_response__field_descriptors[6] =
+{
+  {
+    "ok",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__VerifyHistoryResponse, ok),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "records",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__VerifyHistoryResponse, records),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "first_bad_revision",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__VerifyHistoryResponse, first_bad_revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "message",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__VerifyHistoryResponse, message),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "oldest_revision",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__VerifyHistoryResponse, oldest_revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latest_revision",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Connectors__V1__VerifyHistoryResponse, latest_revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned connectors__v1__verify_history_response__field_indices_by_name[] = {
+  2,   /* field[2] = first_bad_revision */
+  5,   /* field[5] = latest_revision */
+  3,   /* field[3] = message */
+  0,   /* field[0] = ok */
+  4,   /* field[4] = oldest_revision */
+  1,   /* field[1] = records */
+};
+static const ProtobufCIntRange connectors__v1__verify_history_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor connectors__v1__verify_history_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "connectors.v1.VerifyHistoryResponse",
+  "VerifyHistoryResponse",
+  "Connectors__V1__VerifyHistoryResponse",
+  "connectors.v1",
+  sizeof(Connectors__V1__VerifyHistoryResponse),
+  6,
+  connectors__v1__verify_history_response__field_descriptors,
+  connectors__v1__verify_history_response__field_indices_by_name,
+  1,  connectors__v1__verify_history_response__number_ranges,
+  (ProtobufCMessageInit) connectors__v1__verify_history_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue connectors__v1__connector_mode__enum_values_by_number[4] =
 {
   { "CONNECTOR_MODE_UNSPECIFIED", "CONNECTORS__V1__CONNECTOR_MODE__CONNECTOR_MODE_UNSPECIFIED", 0 },
@@ -1851,5 +3181,45 @@ const ProtobufCEnumDescriptor connectors__v1__connector_mode__descriptor =
   connectors__v1__connector_mode__enum_values_by_name,
   1,
   connectors__v1__connector_mode__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue connectors__v1__event_kind__enum_values_by_number[8] =
+{
+  { "EVENT_KIND_UNSPECIFIED", "CONNECTORS__V1__EVENT_KIND__EVENT_KIND_UNSPECIFIED", 0 },
+  { "EVENT_KIND_SNAPSHOT", "CONNECTORS__V1__EVENT_KIND__EVENT_KIND_SNAPSHOT", 1 },
+  { "EVENT_KIND_BOOKMARK", "CONNECTORS__V1__EVENT_KIND__EVENT_KIND_BOOKMARK", 2 },
+  { "EVENT_KIND_REGISTERED", "CONNECTORS__V1__EVENT_KIND__EVENT_KIND_REGISTERED", 3 },
+  { "EVENT_KIND_ACTIVATED", "CONNECTORS__V1__EVENT_KIND__EVENT_KIND_ACTIVATED", 4 },
+  { "EVENT_KIND_MODE_CHANGED", "CONNECTORS__V1__EVENT_KIND__EVENT_KIND_MODE_CHANGED", 5 },
+  { "EVENT_KIND_UPDATED", "CONNECTORS__V1__EVENT_KIND__EVENT_KIND_UPDATED", 6 },
+  { "EVENT_KIND_DELETED", "CONNECTORS__V1__EVENT_KIND__EVENT_KIND_DELETED", 7 },
+};
+static const ProtobufCIntRange connectors__v1__event_kind__value_ranges[] = {
+{0, 0},{0, 8}
+};
+static const ProtobufCEnumValueIndex connectors__v1__event_kind__enum_values_by_name[8] =
+{
+  { "EVENT_KIND_ACTIVATED", 4 },
+  { "EVENT_KIND_BOOKMARK", 2 },
+  { "EVENT_KIND_DELETED", 7 },
+  { "EVENT_KIND_MODE_CHANGED", 5 },
+  { "EVENT_KIND_REGISTERED", 3 },
+  { "EVENT_KIND_SNAPSHOT", 1 },
+  { "EVENT_KIND_UNSPECIFIED", 0 },
+  { "EVENT_KIND_UPDATED", 6 },
+};
+const ProtobufCEnumDescriptor connectors__v1__event_kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "connectors.v1.EventKind",
+  "EventKind",
+  "Connectors__V1__EventKind",
+  "connectors.v1",
+  8,
+  connectors__v1__event_kind__enum_values_by_number,
+  8,
+  connectors__v1__event_kind__enum_values_by_name,
+  1,
+  connectors__v1__event_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };

@@ -32,6 +32,16 @@ typedef struct Connectors__V1__GetLogoRequest Connectors__V1__GetLogoRequest;
 typedef struct Connectors__V1__GetLogoResponse Connectors__V1__GetLogoResponse;
 typedef struct Connectors__V1__CreateRequest Connectors__V1__CreateRequest;
 typedef struct Connectors__V1__CreateResponse Connectors__V1__CreateResponse;
+typedef struct Connectors__V1__WatchRequest Connectors__V1__WatchRequest;
+typedef struct Connectors__V1__WatchEvent Connectors__V1__WatchEvent;
+typedef struct Connectors__V1__ListChangesRequest Connectors__V1__ListChangesRequest;
+typedef struct Connectors__V1__ListChangesResponse Connectors__V1__ListChangesResponse;
+typedef struct Connectors__V1__Caller Connectors__V1__Caller;
+typedef struct Connectors__V1__HistoryRecord Connectors__V1__HistoryRecord;
+typedef struct Connectors__V1__GetHistoryRequest Connectors__V1__GetHistoryRequest;
+typedef struct Connectors__V1__GetHistoryResponse Connectors__V1__GetHistoryResponse;
+typedef struct Connectors__V1__VerifyHistoryRequest Connectors__V1__VerifyHistoryRequest;
+typedef struct Connectors__V1__VerifyHistoryResponse Connectors__V1__VerifyHistoryResponse;
 
 
 /* --- enums --- */
@@ -55,6 +65,29 @@ typedef enum _Connectors__V1__ConnectorMode {
   CONNECTORS__V1__CONNECTOR_MODE__CONNECTOR_MODE_DEACTIVE = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CONNECTORS__V1__CONNECTOR_MODE)
 } Connectors__V1__ConnectorMode;
+/*
+ * What a change did, as Watch, ListChanges and the history tell it.
+ */
+typedef enum _Connectors__V1__EventKind {
+  CONNECTORS__V1__EVENT_KIND__EVENT_KIND_UNSPECIFIED = 0,
+  /*
+   * A connector as it is at the BOOKMARK that follows (include_initial_state).
+   */
+  CONNECTORS__V1__EVENT_KIND__EVENT_KIND_SNAPSHOT = 1,
+  /*
+   * The revision the SNAPSHOT events before it reflect; no connector.
+   */
+  CONNECTORS__V1__EVENT_KIND__EVENT_KIND_BOOKMARK = 2,
+  /*
+   * Register, or the deprecated Create (the connector then is active).
+   */
+  CONNECTORS__V1__EVENT_KIND__EVENT_KIND_REGISTERED = 3,
+  CONNECTORS__V1__EVENT_KIND__EVENT_KIND_ACTIVATED = 4,
+  CONNECTORS__V1__EVENT_KIND__EVENT_KIND_MODE_CHANGED = 5,
+  CONNECTORS__V1__EVENT_KIND__EVENT_KIND_UPDATED = 6,
+  CONNECTORS__V1__EVENT_KIND__EVENT_KIND_DELETED = 7
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CONNECTORS__V1__EVENT_KIND)
+} Connectors__V1__EventKind;
 
 /* --- messages --- */
 
@@ -129,10 +162,11 @@ struct  Connectors__V1__RegisterRequest
    * Optional (empty: none), at most 4,096 bytes; stored sealed, never returned.
    */
   char *secret;
+  char *request_id;
 };
 #define CONNECTORS__V1__REGISTER_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&connectors__v1__register_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Connectors__V1__RegisterResponse
@@ -165,10 +199,12 @@ struct  Connectors__V1__ActivateRequest
    * http or https URL of the connector.json, at most 2,048 characters.
    */
   char *connector_url;
+  uint64_t expected_revision;
+  char *request_id;
 };
 #define CONNECTORS__V1__ACTIVATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&connectors__v1__activate_request__descriptor) \
-    , 0, (char *)protobuf_c_empty_string }
+    , 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Connectors__V1__ActivateResponse
@@ -260,10 +296,12 @@ struct  Connectors__V1__SetModeRequest
    * SYNC, ACTIVE or DEACTIVE; UNSPECIFIED is INVALID_ARGUMENT.
    */
   Connectors__V1__ConnectorMode mode;
+  uint64_t expected_revision;
+  char *request_id;
 };
 #define CONNECTORS__V1__SET_MODE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&connectors__v1__set_mode_request__descriptor) \
-    , 0, CONNECTORS__V1__CONNECTOR_MODE__CONNECTOR_MODE_UNSPECIFIED }
+    , 0, CONNECTORS__V1__CONNECTOR_MODE__CONNECTOR_MODE_UNSPECIFIED, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Connectors__V1__SetModeResponse
@@ -280,10 +318,12 @@ struct  Connectors__V1__DeleteRequest
 {
   ProtobufCMessage base;
   uint64_t connector_id;
+  uint64_t expected_revision;
+  char *request_id;
 };
 #define CONNECTORS__V1__DELETE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&connectors__v1__delete_request__descriptor) \
-    , 0 }
+    , 0, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Connectors__V1__DeleteResponse
@@ -335,10 +375,11 @@ struct  Connectors__V1__CreateRequest
   ProtobufCMessage base;
   char *connector_url;
   char *secret;
+  char *request_id;
 };
 #define CONNECTORS__V1__CREATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&connectors__v1__create_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Connectors__V1__CreateResponse
@@ -350,6 +391,225 @@ struct  Connectors__V1__CreateResponse
 #define CONNECTORS__V1__CREATE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&connectors__v1__create_response__descriptor) \
     , NULL, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Watch (server-streaming): the registry's changes in revision order, with
+ * no gap and no duplicate, from any revision the history still keeps.
+ */
+struct  Connectors__V1__WatchRequest
+{
+  ProtobufCMessage base;
+  /*
+   * 0: changes from now on; N: every change with revision >= N, then live.
+   */
+  uint64_t start_revision;
+  /*
+   * UNSPECIFIED: every mode; else changes of connectors in this mode before
+   * or after the change.
+   */
+  Connectors__V1__ConnectorMode mode;
+  /*
+   * 0: every connector.
+   */
+  uint64_t connector_id;
+  /*
+   * First the current connectors (matching the filters) as SNAPSHOT events,
+   * then a BOOKMARK with the revision they reflect, then the changes after it.
+   */
+  protobuf_c_boolean include_initial_state;
+};
+#define CONNECTORS__V1__WATCH_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&connectors__v1__watch_request__descriptor) \
+    , 0, CONNECTORS__V1__CONNECTOR_MODE__CONNECTOR_MODE_UNSPECIFIED, 0, 0 }
+
+
+struct  Connectors__V1__WatchEvent
+{
+  ProtobufCMessage base;
+  uint64_t revision;
+  Connectors__V1__EventKind kind;
+  uint64_t connector_id;
+  /*
+   * The connector after the change; for DELETED as it was when deleted;
+   * absent for BOOKMARK.
+   */
+  Connectors__V1__Connector *connector;
+};
+#define CONNECTORS__V1__WATCH_EVENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&connectors__v1__watch_event__descriptor) \
+    , 0, CONNECTORS__V1__EVENT_KIND__EVENT_KIND_UNSPECIFIED, 0, NULL }
+
+
+/*
+ * ListChanges: Watch as a long poll, for clients without streams.
+ */
+struct  Connectors__V1__ListChangesRequest
+{
+  ProtobufCMessage base;
+  /*
+   * As WatchRequest.start_revision; 0: from the next change on.
+   */
+  uint64_t start_revision;
+  /*
+   * 0: 100; at most 1,000.
+   */
+  uint32_t max_events;
+  /*
+   * How long to wait for the first event when there is none yet; at most 60,000.
+   */
+  uint32_t wait_ms;
+  Connectors__V1__ConnectorMode mode;
+  uint64_t connector_id;
+};
+#define CONNECTORS__V1__LIST_CHANGES_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&connectors__v1__list_changes_request__descriptor) \
+    , 0, 0, 0, CONNECTORS__V1__CONNECTOR_MODE__CONNECTOR_MODE_UNSPECIFIED, 0 }
+
+
+struct  Connectors__V1__ListChangesResponse
+{
+  ProtobufCMessage base;
+  size_t n_events;
+  Connectors__V1__WatchEvent **events;
+  /*
+   * The start_revision of the next call.
+   */
+  uint64_t next_revision;
+};
+#define CONNECTORS__V1__LIST_CHANGES_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&connectors__v1__list_changes_response__descriptor) \
+    , 0,NULL, 0 }
+
+
+/*
+ * Who made a change: the kernel's credentials of the calling process.
+ */
+struct  Connectors__V1__Caller
+{
+  ProtobufCMessage base;
+  uint32_t uid;
+  uint32_t gid;
+  int32_t pid;
+  /*
+   * /proc/PID/comm when it was readable; else empty.
+   */
+  char *process;
+};
+#define CONNECTORS__V1__CALLER__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&connectors__v1__caller__descriptor) \
+    , 0, 0, 0, (char *)protobuf_c_empty_string }
+
+
+/*
+ * One record of the audit trail, written in the transaction of its change.
+ */
+struct  Connectors__V1__HistoryRecord
+{
+  ProtobufCMessage base;
+  uint64_t revision;
+  /*
+   * RFC 3339, UTC, microseconds.
+   */
+  char *recorded_at;
+  /*
+   * The method: "Register", "Activate", "SetMode", "Delete", "Create".
+   */
+  char *method;
+  Connectors__V1__EventKind kind;
+  uint64_t connector_id;
+  char *connector_name;
+  Connectors__V1__Caller *caller;
+  /*
+   * The connector after the change (for DELETED, as it was deleted); never its secret.
+   */
+  Connectors__V1__Connector *connector;
+  char *request_id;
+  /*
+   * SHA-256 over the previous record's hash and this record's canonical
+   * bytes (docs/WIRE.md, "History").
+   */
+  ProtobufCBinaryData hash;
+};
+#define CONNECTORS__V1__HISTORY_RECORD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&connectors__v1__history_record__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, CONNECTORS__V1__EVENT_KIND__EVENT_KIND_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, NULL, NULL, (char *)protobuf_c_empty_string, {0,NULL} }
+
+
+/*
+ * GetHistory (superuser): the audit trail by ascending revision.
+ */
+struct  Connectors__V1__GetHistoryRequest
+{
+  ProtobufCMessage base;
+  /*
+   * 0: every connector.
+   */
+  uint64_t connector_id;
+  uint64_t start_revision;
+  /*
+   * 0: 100; at most 1,000.
+   */
+  uint32_t page_size;
+  char *page_token;
+};
+#define CONNECTORS__V1__GET_HISTORY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&connectors__v1__get_history_request__descriptor) \
+    , 0, 0, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Connectors__V1__GetHistoryResponse
+{
+  ProtobufCMessage base;
+  size_t n_records;
+  Connectors__V1__HistoryRecord **records;
+  /*
+   * Empty on the last page.
+   */
+  char *next_page_token;
+};
+#define CONNECTORS__V1__GET_HISTORY_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&connectors__v1__get_history_response__descriptor) \
+    , 0,NULL, (char *)protobuf_c_empty_string }
+
+
+/*
+ * VerifyHistory (superuser): walks the hash chain.
+ */
+struct  Connectors__V1__VerifyHistoryRequest
+{
+  ProtobufCMessage base;
+};
+#define CONNECTORS__V1__VERIFY_HISTORY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&connectors__v1__verify_history_request__descriptor) \
+     }
+
+
+struct  Connectors__V1__VerifyHistoryResponse
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean ok;
+  /*
+   * Records checked.
+   */
+  uint64_t records;
+  /*
+   * The first revision whose record does not match (0 when ok).
+   */
+  uint64_t first_bad_revision;
+  /*
+   * What was wrong, for people.
+   */
+  char *message;
+  /*
+   * The oldest revision kept (after compaction) and the latest.
+   */
+  uint64_t oldest_revision;
+  uint64_t latest_revision;
+};
+#define CONNECTORS__V1__VERIFY_HISTORY_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&connectors__v1__verify_history_response__descriptor) \
+    , 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0 }
 
 
 /* Connectors__V1__Connector methods */
@@ -675,6 +935,196 @@ Connectors__V1__CreateResponse *
 void   connectors__v1__create_response__free_unpacked
                      (Connectors__V1__CreateResponse *message,
                       ProtobufCAllocator *allocator);
+/* Connectors__V1__WatchRequest methods */
+void   connectors__v1__watch_request__init
+                     (Connectors__V1__WatchRequest         *message);
+size_t connectors__v1__watch_request__get_packed_size
+                     (const Connectors__V1__WatchRequest   *message);
+size_t connectors__v1__watch_request__pack
+                     (const Connectors__V1__WatchRequest   *message,
+                      uint8_t             *out);
+size_t connectors__v1__watch_request__pack_to_buffer
+                     (const Connectors__V1__WatchRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Connectors__V1__WatchRequest *
+       connectors__v1__watch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   connectors__v1__watch_request__free_unpacked
+                     (Connectors__V1__WatchRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Connectors__V1__WatchEvent methods */
+void   connectors__v1__watch_event__init
+                     (Connectors__V1__WatchEvent         *message);
+size_t connectors__v1__watch_event__get_packed_size
+                     (const Connectors__V1__WatchEvent   *message);
+size_t connectors__v1__watch_event__pack
+                     (const Connectors__V1__WatchEvent   *message,
+                      uint8_t             *out);
+size_t connectors__v1__watch_event__pack_to_buffer
+                     (const Connectors__V1__WatchEvent   *message,
+                      ProtobufCBuffer     *buffer);
+Connectors__V1__WatchEvent *
+       connectors__v1__watch_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   connectors__v1__watch_event__free_unpacked
+                     (Connectors__V1__WatchEvent *message,
+                      ProtobufCAllocator *allocator);
+/* Connectors__V1__ListChangesRequest methods */
+void   connectors__v1__list_changes_request__init
+                     (Connectors__V1__ListChangesRequest         *message);
+size_t connectors__v1__list_changes_request__get_packed_size
+                     (const Connectors__V1__ListChangesRequest   *message);
+size_t connectors__v1__list_changes_request__pack
+                     (const Connectors__V1__ListChangesRequest   *message,
+                      uint8_t             *out);
+size_t connectors__v1__list_changes_request__pack_to_buffer
+                     (const Connectors__V1__ListChangesRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Connectors__V1__ListChangesRequest *
+       connectors__v1__list_changes_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   connectors__v1__list_changes_request__free_unpacked
+                     (Connectors__V1__ListChangesRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Connectors__V1__ListChangesResponse methods */
+void   connectors__v1__list_changes_response__init
+                     (Connectors__V1__ListChangesResponse         *message);
+size_t connectors__v1__list_changes_response__get_packed_size
+                     (const Connectors__V1__ListChangesResponse   *message);
+size_t connectors__v1__list_changes_response__pack
+                     (const Connectors__V1__ListChangesResponse   *message,
+                      uint8_t             *out);
+size_t connectors__v1__list_changes_response__pack_to_buffer
+                     (const Connectors__V1__ListChangesResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Connectors__V1__ListChangesResponse *
+       connectors__v1__list_changes_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   connectors__v1__list_changes_response__free_unpacked
+                     (Connectors__V1__ListChangesResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Connectors__V1__Caller methods */
+void   connectors__v1__caller__init
+                     (Connectors__V1__Caller         *message);
+size_t connectors__v1__caller__get_packed_size
+                     (const Connectors__V1__Caller   *message);
+size_t connectors__v1__caller__pack
+                     (const Connectors__V1__Caller   *message,
+                      uint8_t             *out);
+size_t connectors__v1__caller__pack_to_buffer
+                     (const Connectors__V1__Caller   *message,
+                      ProtobufCBuffer     *buffer);
+Connectors__V1__Caller *
+       connectors__v1__caller__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   connectors__v1__caller__free_unpacked
+                     (Connectors__V1__Caller *message,
+                      ProtobufCAllocator *allocator);
+/* Connectors__V1__HistoryRecord methods */
+void   connectors__v1__history_record__init
+                     (Connectors__V1__HistoryRecord         *message);
+size_t connectors__v1__history_record__get_packed_size
+                     (const Connectors__V1__HistoryRecord   *message);
+size_t connectors__v1__history_record__pack
+                     (const Connectors__V1__HistoryRecord   *message,
+                      uint8_t             *out);
+size_t connectors__v1__history_record__pack_to_buffer
+                     (const Connectors__V1__HistoryRecord   *message,
+                      ProtobufCBuffer     *buffer);
+Connectors__V1__HistoryRecord *
+       connectors__v1__history_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   connectors__v1__history_record__free_unpacked
+                     (Connectors__V1__HistoryRecord *message,
+                      ProtobufCAllocator *allocator);
+/* Connectors__V1__GetHistoryRequest methods */
+void   connectors__v1__get_history_request__init
+                     (Connectors__V1__GetHistoryRequest         *message);
+size_t connectors__v1__get_history_request__get_packed_size
+                     (const Connectors__V1__GetHistoryRequest   *message);
+size_t connectors__v1__get_history_request__pack
+                     (const Connectors__V1__GetHistoryRequest   *message,
+                      uint8_t             *out);
+size_t connectors__v1__get_history_request__pack_to_buffer
+                     (const Connectors__V1__GetHistoryRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Connectors__V1__GetHistoryRequest *
+       connectors__v1__get_history_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   connectors__v1__get_history_request__free_unpacked
+                     (Connectors__V1__GetHistoryRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Connectors__V1__GetHistoryResponse methods */
+void   connectors__v1__get_history_response__init
+                     (Connectors__V1__GetHistoryResponse         *message);
+size_t connectors__v1__get_history_response__get_packed_size
+                     (const Connectors__V1__GetHistoryResponse   *message);
+size_t connectors__v1__get_history_response__pack
+                     (const Connectors__V1__GetHistoryResponse   *message,
+                      uint8_t             *out);
+size_t connectors__v1__get_history_response__pack_to_buffer
+                     (const Connectors__V1__GetHistoryResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Connectors__V1__GetHistoryResponse *
+       connectors__v1__get_history_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   connectors__v1__get_history_response__free_unpacked
+                     (Connectors__V1__GetHistoryResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Connectors__V1__VerifyHistoryRequest methods */
+void   connectors__v1__verify_history_request__init
+                     (Connectors__V1__VerifyHistoryRequest         *message);
+size_t connectors__v1__verify_history_request__get_packed_size
+                     (const Connectors__V1__VerifyHistoryRequest   *message);
+size_t connectors__v1__verify_history_request__pack
+                     (const Connectors__V1__VerifyHistoryRequest   *message,
+                      uint8_t             *out);
+size_t connectors__v1__verify_history_request__pack_to_buffer
+                     (const Connectors__V1__VerifyHistoryRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Connectors__V1__VerifyHistoryRequest *
+       connectors__v1__verify_history_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   connectors__v1__verify_history_request__free_unpacked
+                     (Connectors__V1__VerifyHistoryRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Connectors__V1__VerifyHistoryResponse methods */
+void   connectors__v1__verify_history_response__init
+                     (Connectors__V1__VerifyHistoryResponse         *message);
+size_t connectors__v1__verify_history_response__get_packed_size
+                     (const Connectors__V1__VerifyHistoryResponse   *message);
+size_t connectors__v1__verify_history_response__pack
+                     (const Connectors__V1__VerifyHistoryResponse   *message,
+                      uint8_t             *out);
+size_t connectors__v1__verify_history_response__pack_to_buffer
+                     (const Connectors__V1__VerifyHistoryResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Connectors__V1__VerifyHistoryResponse *
+       connectors__v1__verify_history_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   connectors__v1__verify_history_response__free_unpacked
+                     (Connectors__V1__VerifyHistoryResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Connectors__V1__Connector_Closure)
@@ -728,6 +1178,36 @@ typedef void (*Connectors__V1__CreateRequest_Closure)
 typedef void (*Connectors__V1__CreateResponse_Closure)
                  (const Connectors__V1__CreateResponse *message,
                   void *closure_data);
+typedef void (*Connectors__V1__WatchRequest_Closure)
+                 (const Connectors__V1__WatchRequest *message,
+                  void *closure_data);
+typedef void (*Connectors__V1__WatchEvent_Closure)
+                 (const Connectors__V1__WatchEvent *message,
+                  void *closure_data);
+typedef void (*Connectors__V1__ListChangesRequest_Closure)
+                 (const Connectors__V1__ListChangesRequest *message,
+                  void *closure_data);
+typedef void (*Connectors__V1__ListChangesResponse_Closure)
+                 (const Connectors__V1__ListChangesResponse *message,
+                  void *closure_data);
+typedef void (*Connectors__V1__Caller_Closure)
+                 (const Connectors__V1__Caller *message,
+                  void *closure_data);
+typedef void (*Connectors__V1__HistoryRecord_Closure)
+                 (const Connectors__V1__HistoryRecord *message,
+                  void *closure_data);
+typedef void (*Connectors__V1__GetHistoryRequest_Closure)
+                 (const Connectors__V1__GetHistoryRequest *message,
+                  void *closure_data);
+typedef void (*Connectors__V1__GetHistoryResponse_Closure)
+                 (const Connectors__V1__GetHistoryResponse *message,
+                  void *closure_data);
+typedef void (*Connectors__V1__VerifyHistoryRequest_Closure)
+                 (const Connectors__V1__VerifyHistoryRequest *message,
+                  void *closure_data);
+typedef void (*Connectors__V1__VerifyHistoryResponse_Closure)
+                 (const Connectors__V1__VerifyHistoryResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -735,6 +1215,7 @@ typedef void (*Connectors__V1__CreateResponse_Closure)
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    connectors__v1__connector_mode__descriptor;
+extern const ProtobufCEnumDescriptor    connectors__v1__event_kind__descriptor;
 extern const ProtobufCMessageDescriptor connectors__v1__connector__descriptor;
 extern const ProtobufCMessageDescriptor connectors__v1__register_request__descriptor;
 extern const ProtobufCMessageDescriptor connectors__v1__register_response__descriptor;
@@ -752,6 +1233,16 @@ extern const ProtobufCMessageDescriptor connectors__v1__get_logo_request__descri
 extern const ProtobufCMessageDescriptor connectors__v1__get_logo_response__descriptor;
 extern const ProtobufCMessageDescriptor connectors__v1__create_request__descriptor;
 extern const ProtobufCMessageDescriptor connectors__v1__create_response__descriptor;
+extern const ProtobufCMessageDescriptor connectors__v1__watch_request__descriptor;
+extern const ProtobufCMessageDescriptor connectors__v1__watch_event__descriptor;
+extern const ProtobufCMessageDescriptor connectors__v1__list_changes_request__descriptor;
+extern const ProtobufCMessageDescriptor connectors__v1__list_changes_response__descriptor;
+extern const ProtobufCMessageDescriptor connectors__v1__caller__descriptor;
+extern const ProtobufCMessageDescriptor connectors__v1__history_record__descriptor;
+extern const ProtobufCMessageDescriptor connectors__v1__get_history_request__descriptor;
+extern const ProtobufCMessageDescriptor connectors__v1__get_history_response__descriptor;
+extern const ProtobufCMessageDescriptor connectors__v1__verify_history_request__descriptor;
+extern const ProtobufCMessageDescriptor connectors__v1__verify_history_response__descriptor;
 
 PROTOBUF_C__END_DECLS
 

@@ -49,6 +49,62 @@ extension ConnectorsV1 {
 }
 
 extension ConnectorsV1 {
+    /// `connectors.v1.EventKind`.
+    ///
+    /// What a change did, as Watch, ListChanges and the history tell it.
+    ///
+    /// Numbers this version does not know are kept as they came, so the receiver can refuse them.
+    public struct EventKind: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+        public var rawValue: Int32
+
+        /// The value with this number, known to this version or not.
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+
+        /// `EVENT_KIND_UNSPECIFIED` = 0.
+        public static let unspecified = EventKind(rawValue: 0)
+        /// A connector as it is at the BOOKMARK that follows (include_initial_state).
+        ///
+        /// `EVENT_KIND_SNAPSHOT` = 1.
+        public static let snapshot = EventKind(rawValue: 1)
+        /// The revision the SNAPSHOT events before it reflect; no connector.
+        ///
+        /// `EVENT_KIND_BOOKMARK` = 2.
+        public static let bookmark = EventKind(rawValue: 2)
+        /// Register, or the deprecated Create (the connector then is active).
+        ///
+        /// `EVENT_KIND_REGISTERED` = 3.
+        public static let registered = EventKind(rawValue: 3)
+        /// `EVENT_KIND_ACTIVATED` = 4.
+        public static let activated = EventKind(rawValue: 4)
+        /// `EVENT_KIND_MODE_CHANGED` = 5.
+        public static let modeChanged = EventKind(rawValue: 5)
+        /// `EVENT_KIND_UPDATED` = 6.
+        public static let updated = EventKind(rawValue: 6)
+        /// `EVENT_KIND_DELETED` = 7.
+        public static let deleted = EventKind(rawValue: 7)
+
+        /// The proto enum value's name, e.g. `EVENT_KIND_DELETED`.
+        public var description: String {
+            switch self {
+            case .unspecified: "EVENT_KIND_UNSPECIFIED"
+            case .snapshot: "EVENT_KIND_SNAPSHOT"
+            case .bookmark: "EVENT_KIND_BOOKMARK"
+            case .registered: "EVENT_KIND_REGISTERED"
+            case .activated: "EVENT_KIND_ACTIVATED"
+            case .modeChanged: "EVENT_KIND_MODE_CHANGED"
+            case .updated: "EVENT_KIND_UPDATED"
+            case .deleted: "EVENT_KIND_DELETED"
+            default: "EVENT_KIND_\(rawValue)"
+            }
+        }
+
+        init(_ c: Connectors__V1__EventKind) { self.init(rawValue: Int32(bitPattern: c.rawValue)) }
+
+        var c: Connectors__V1__EventKind { Connectors__V1__EventKind(rawValue: UInt32(bitPattern: rawValue)) }
+    }
+}
+
+extension ConnectorsV1 {
     /// `connectors.v1.Connector`.
     ///
     /// A registered connector. The secret is never returned; has_secret says
@@ -211,12 +267,15 @@ extension ConnectorsV1 {
         ///
         /// Proto field `secret` = 3.
         public var secret: String
+        /// Proto field `request_id` = 4.
+        public var requestID: String
 
         /// Creates the message; fields not given have their proto defaults.
-        public init(name: String = "", description: String = "", secret: String = "") {
+        public init(name: String = "", description: String = "", secret: String = "", requestID: String = "") {
             self.name = name
             self.description = description
             self.secret = secret
+            self.requestID = requestID
         }
     }
 }
@@ -230,6 +289,7 @@ extension ConnectorsV1.RegisterRequest: ProtoMessage, ProtobufCBacked {
         name = try String(protobufC: c.name, field: "name")
         description = try String(protobufC: c.description, field: "description")
         secret = try String(protobufC: c.secret, field: "secret")
+        requestID = try String(protobufC: c.request_id, field: "request_id")
     }
 
     func build(_ arena: inout CArena) -> UnsafeMutablePointer<Connectors__V1__RegisterRequest> {
@@ -237,6 +297,7 @@ extension ConnectorsV1.RegisterRequest: ProtoMessage, ProtobufCBacked {
         c.pointee.name = arena.cString(name)
         c.pointee.description = arena.cString(description)
         c.pointee.secret = arena.cString(secret)
+        c.pointee.request_id = arena.cString(requestID)
         return c
     }
 }
@@ -300,11 +361,22 @@ extension ConnectorsV1 {
         ///
         /// Proto field `connector_url` = 2.
         public var connectorURL: String
+        /// Proto field `expected_revision` = 3.
+        public var expectedRevision: UInt64
+        /// Proto field `request_id` = 4.
+        public var requestID: String
 
         /// Creates the message; fields not given have their proto defaults.
-        public init(connectorID: UInt64 = 0, connectorURL: String = "") {
+        public init(
+            connectorID: UInt64 = 0,
+            connectorURL: String = "",
+            expectedRevision: UInt64 = 0,
+            requestID: String = ""
+        ) {
             self.connectorID = connectorID
             self.connectorURL = connectorURL
+            self.expectedRevision = expectedRevision
+            self.requestID = requestID
         }
     }
 }
@@ -317,12 +389,16 @@ extension ConnectorsV1.ActivateRequest: ProtoMessage, ProtobufCBacked {
     init(_ c: Connectors__V1__ActivateRequest) throws(ProtobufDecodingError) {
         connectorID = c.connector_id
         connectorURL = try String(protobufC: c.connector_url, field: "connector_url")
+        expectedRevision = c.expected_revision
+        requestID = try String(protobufC: c.request_id, field: "request_id")
     }
 
     func build(_ arena: inout CArena) -> UnsafeMutablePointer<Connectors__V1__ActivateRequest> {
         let c = arena.make(Connectors__V1__ActivateRequest.self, connectors__v1__activate_request__init)
         c.pointee.connector_id = connectorID
         c.pointee.connector_url = arena.cString(connectorURL)
+        c.pointee.expected_revision = expectedRevision
+        c.pointee.request_id = arena.cString(requestID)
         return c
     }
 }
@@ -524,11 +600,22 @@ extension ConnectorsV1 {
         ///
         /// Proto field `mode` = 2.
         public var mode: ConnectorsV1.ConnectorMode
+        /// Proto field `expected_revision` = 3.
+        public var expectedRevision: UInt64
+        /// Proto field `request_id` = 4.
+        public var requestID: String
 
         /// Creates the message; fields not given have their proto defaults.
-        public init(connectorID: UInt64 = 0, mode: ConnectorsV1.ConnectorMode = .unspecified) {
+        public init(
+            connectorID: UInt64 = 0,
+            mode: ConnectorsV1.ConnectorMode = .unspecified,
+            expectedRevision: UInt64 = 0,
+            requestID: String = ""
+        ) {
             self.connectorID = connectorID
             self.mode = mode
+            self.expectedRevision = expectedRevision
+            self.requestID = requestID
         }
     }
 }
@@ -541,12 +628,16 @@ extension ConnectorsV1.SetModeRequest: ProtoMessage, ProtobufCBacked {
     init(_ c: Connectors__V1__SetModeRequest) throws(ProtobufDecodingError) {
         connectorID = c.connector_id
         mode = ConnectorsV1.ConnectorMode(c.mode)
+        expectedRevision = c.expected_revision
+        requestID = try String(protobufC: c.request_id, field: "request_id")
     }
 
     func build(_ arena: inout CArena) -> UnsafeMutablePointer<Connectors__V1__SetModeRequest> {
         let c = arena.make(Connectors__V1__SetModeRequest.self, connectors__v1__set_mode_request__init)
         c.pointee.connector_id = connectorID
         c.pointee.mode = mode.c
+        c.pointee.expected_revision = expectedRevision
+        c.pointee.request_id = arena.cString(requestID)
         return c
     }
 }
@@ -585,10 +676,16 @@ extension ConnectorsV1 {
     public struct DeleteRequest: Sendable, Hashable {
         /// Proto field `connector_id` = 1.
         public var connectorID: UInt64
+        /// Proto field `expected_revision` = 2.
+        public var expectedRevision: UInt64
+        /// Proto field `request_id` = 3.
+        public var requestID: String
 
         /// Creates the message; fields not given have their proto defaults.
-        public init(connectorID: UInt64 = 0) {
+        public init(connectorID: UInt64 = 0, expectedRevision: UInt64 = 0, requestID: String = "") {
             self.connectorID = connectorID
+            self.expectedRevision = expectedRevision
+            self.requestID = requestID
         }
     }
 }
@@ -600,11 +697,15 @@ extension ConnectorsV1.DeleteRequest: ProtoMessage, ProtobufCBacked {
 
     init(_ c: Connectors__V1__DeleteRequest) throws(ProtobufDecodingError) {
         connectorID = c.connector_id
+        expectedRevision = c.expected_revision
+        requestID = try String(protobufC: c.request_id, field: "request_id")
     }
 
     func build(_ arena: inout CArena) -> UnsafeMutablePointer<Connectors__V1__DeleteRequest> {
         let c = arena.make(Connectors__V1__DeleteRequest.self, connectors__v1__delete_request__init)
         c.pointee.connector_id = connectorID
+        c.pointee.expected_revision = expectedRevision
+        c.pointee.request_id = arena.cString(requestID)
         return c
     }
 }
@@ -721,11 +822,14 @@ extension ConnectorsV1 {
         public var connectorURL: String
         /// Proto field `secret` = 2.
         public var secret: String
+        /// Proto field `request_id` = 3.
+        public var requestID: String
 
         /// Creates the message; fields not given have their proto defaults.
-        public init(connectorURL: String = "", secret: String = "") {
+        public init(connectorURL: String = "", secret: String = "", requestID: String = "") {
             self.connectorURL = connectorURL
             self.secret = secret
+            self.requestID = requestID
         }
     }
 }
@@ -738,12 +842,14 @@ extension ConnectorsV1.CreateRequest: ProtoMessage, ProtobufCBacked {
     init(_ c: Connectors__V1__CreateRequest) throws(ProtobufDecodingError) {
         connectorURL = try String(protobufC: c.connector_url, field: "connector_url")
         secret = try String(protobufC: c.secret, field: "secret")
+        requestID = try String(protobufC: c.request_id, field: "request_id")
     }
 
     func build(_ arena: inout CArena) -> UnsafeMutablePointer<Connectors__V1__CreateRequest> {
         let c = arena.make(Connectors__V1__CreateRequest.self, connectors__v1__create_request__init)
         c.pointee.connector_url = arena.cString(connectorURL)
         c.pointee.secret = arena.cString(secret)
+        c.pointee.request_id = arena.cString(requestID)
         return c
     }
 }
@@ -778,6 +884,545 @@ extension ConnectorsV1.CreateResponse: ProtoMessage, ProtobufCBacked {
         let c = arena.make(Connectors__V1__CreateResponse.self, connectors__v1__create_response__init)
         c.pointee.connector = connector.build(&arena)
         c.pointee.message = arena.cString(message)
+        return c
+    }
+}
+
+extension ConnectorsV1 {
+    /// `connectors.v1.WatchRequest`.
+    ///
+    /// Watch (server-streaming): the registry's changes in revision order, with
+    /// no gap and no duplicate, from any revision the history still keeps.
+    public struct WatchRequest: Sendable, Hashable {
+        /// 0: changes from now on; N: every change with revision >= N, then live.
+        ///
+        /// Proto field `start_revision` = 1.
+        public var startRevision: UInt64
+        /// UNSPECIFIED: every mode; else changes of connectors in this mode before
+        /// or after the change.
+        ///
+        /// Proto field `mode` = 2.
+        public var mode: ConnectorsV1.ConnectorMode
+        /// 0: every connector.
+        ///
+        /// Proto field `connector_id` = 3.
+        public var connectorID: UInt64
+        /// First the current connectors (matching the filters) as SNAPSHOT events,
+        /// then a BOOKMARK with the revision they reflect, then the changes after it.
+        ///
+        /// Proto field `include_initial_state` = 4.
+        public var includeInitialState: Bool
+
+        /// Creates the message; fields not given have their proto defaults.
+        public init(
+            startRevision: UInt64 = 0,
+            mode: ConnectorsV1.ConnectorMode = .unspecified,
+            connectorID: UInt64 = 0,
+            includeInitialState: Bool = false
+        ) {
+            self.startRevision = startRevision
+            self.mode = mode
+            self.connectorID = connectorID
+            self.includeInitialState = includeInitialState
+        }
+    }
+}
+
+extension ConnectorsV1.WatchRequest: ProtoMessage, ProtobufCBacked {
+    static var protoName: String { "WatchRequest" }
+    static var cUnpack: ProtobufCUnpack<Connectors__V1__WatchRequest> { connectors__v1__watch_request__unpack }
+    static var cFree: ProtobufCFree<Connectors__V1__WatchRequest> { connectors__v1__watch_request__free_unpacked }
+
+    init(_ c: Connectors__V1__WatchRequest) throws(ProtobufDecodingError) {
+        startRevision = c.start_revision
+        mode = ConnectorsV1.ConnectorMode(c.mode)
+        connectorID = c.connector_id
+        includeInitialState = c.include_initial_state != 0
+    }
+
+    func build(_ arena: inout CArena) -> UnsafeMutablePointer<Connectors__V1__WatchRequest> {
+        let c = arena.make(Connectors__V1__WatchRequest.self, connectors__v1__watch_request__init)
+        c.pointee.start_revision = startRevision
+        c.pointee.mode = mode.c
+        c.pointee.connector_id = connectorID
+        c.pointee.include_initial_state = includeInitialState ? 1 : 0
+        return c
+    }
+}
+
+extension ConnectorsV1 {
+    /// `connectors.v1.WatchEvent`.
+    public struct WatchEvent: Sendable, Hashable {
+        /// Proto field `revision` = 1.
+        public var revision: UInt64
+        /// Proto field `kind` = 2.
+        public var kind: ConnectorsV1.EventKind
+        /// Proto field `connector_id` = 3.
+        public var connectorID: UInt64
+        /// The connector after the change; for DELETED as it was when deleted;
+        /// absent for BOOKMARK.
+        ///
+        /// Proto field `connector` = 4.
+        public var connector: ConnectorsV1.Connector
+
+        /// Creates the message; fields not given have their proto defaults.
+        public init(
+            revision: UInt64 = 0,
+            kind: ConnectorsV1.EventKind = .unspecified,
+            connectorID: UInt64 = 0,
+            connector: ConnectorsV1.Connector = ConnectorsV1.Connector()
+        ) {
+            self.revision = revision
+            self.kind = kind
+            self.connectorID = connectorID
+            self.connector = connector
+        }
+    }
+}
+
+extension ConnectorsV1.WatchEvent: ProtoMessage, ProtobufCBacked {
+    static var protoName: String { "WatchEvent" }
+    static var cUnpack: ProtobufCUnpack<Connectors__V1__WatchEvent> { connectors__v1__watch_event__unpack }
+    static var cFree: ProtobufCFree<Connectors__V1__WatchEvent> { connectors__v1__watch_event__free_unpacked }
+
+    init(_ c: Connectors__V1__WatchEvent) throws(ProtobufDecodingError) {
+        revision = c.revision
+        kind = ConnectorsV1.EventKind(c.kind)
+        connectorID = c.connector_id
+        connector = try ConnectorsV1.Connector.from(c.connector) ?? ConnectorsV1.Connector()
+    }
+
+    func build(_ arena: inout CArena) -> UnsafeMutablePointer<Connectors__V1__WatchEvent> {
+        let c = arena.make(Connectors__V1__WatchEvent.self, connectors__v1__watch_event__init)
+        c.pointee.revision = revision
+        c.pointee.kind = kind.c
+        c.pointee.connector_id = connectorID
+        c.pointee.connector = connector.build(&arena)
+        return c
+    }
+}
+
+extension ConnectorsV1 {
+    /// `connectors.v1.ListChangesRequest`.
+    ///
+    /// ListChanges: Watch as a long poll, for clients without streams.
+    public struct ListChangesRequest: Sendable, Hashable {
+        /// As WatchRequest.start_revision; 0: from the next change on.
+        ///
+        /// Proto field `start_revision` = 1.
+        public var startRevision: UInt64
+        /// 0: 100; at most 1,000.
+        ///
+        /// Proto field `max_events` = 2.
+        public var maxEvents: UInt32
+        /// How long to wait for the first event when there is none yet; at most 60,000.
+        ///
+        /// Proto field `wait_ms` = 3.
+        public var waitMs: UInt32
+        /// Proto field `mode` = 4.
+        public var mode: ConnectorsV1.ConnectorMode
+        /// Proto field `connector_id` = 5.
+        public var connectorID: UInt64
+
+        /// Creates the message; fields not given have their proto defaults.
+        public init(
+            startRevision: UInt64 = 0,
+            maxEvents: UInt32 = 0,
+            waitMs: UInt32 = 0,
+            mode: ConnectorsV1.ConnectorMode = .unspecified,
+            connectorID: UInt64 = 0
+        ) {
+            self.startRevision = startRevision
+            self.maxEvents = maxEvents
+            self.waitMs = waitMs
+            self.mode = mode
+            self.connectorID = connectorID
+        }
+    }
+}
+
+extension ConnectorsV1.ListChangesRequest: ProtoMessage, ProtobufCBacked {
+    static var protoName: String { "ListChangesRequest" }
+    static var cUnpack: ProtobufCUnpack<Connectors__V1__ListChangesRequest> { connectors__v1__list_changes_request__unpack }
+    static var cFree: ProtobufCFree<Connectors__V1__ListChangesRequest> { connectors__v1__list_changes_request__free_unpacked }
+
+    init(_ c: Connectors__V1__ListChangesRequest) throws(ProtobufDecodingError) {
+        startRevision = c.start_revision
+        maxEvents = c.max_events
+        waitMs = c.wait_ms
+        mode = ConnectorsV1.ConnectorMode(c.mode)
+        connectorID = c.connector_id
+    }
+
+    func build(_ arena: inout CArena) -> UnsafeMutablePointer<Connectors__V1__ListChangesRequest> {
+        let c = arena.make(Connectors__V1__ListChangesRequest.self, connectors__v1__list_changes_request__init)
+        c.pointee.start_revision = startRevision
+        c.pointee.max_events = maxEvents
+        c.pointee.wait_ms = waitMs
+        c.pointee.mode = mode.c
+        c.pointee.connector_id = connectorID
+        return c
+    }
+}
+
+extension ConnectorsV1 {
+    /// `connectors.v1.ListChangesResponse`.
+    public struct ListChangesResponse: Sendable, Hashable {
+        /// Proto field `events` = 1.
+        public var events: [ConnectorsV1.WatchEvent]
+        /// The start_revision of the next call.
+        ///
+        /// Proto field `next_revision` = 2.
+        public var nextRevision: UInt64
+
+        /// Creates the message; fields not given have their proto defaults.
+        public init(events: [ConnectorsV1.WatchEvent] = [], nextRevision: UInt64 = 0) {
+            self.events = events
+            self.nextRevision = nextRevision
+        }
+    }
+}
+
+extension ConnectorsV1.ListChangesResponse: ProtoMessage, ProtobufCBacked {
+    static var protoName: String { "ListChangesResponse" }
+    static var cUnpack: ProtobufCUnpack<Connectors__V1__ListChangesResponse> { connectors__v1__list_changes_response__unpack }
+    static var cFree: ProtobufCFree<Connectors__V1__ListChangesResponse> { connectors__v1__list_changes_response__free_unpacked }
+
+    init(_ c: Connectors__V1__ListChangesResponse) throws(ProtobufDecodingError) {
+        events = try (0..<c.n_events).map { index throws(ProtobufDecodingError) in try ConnectorsV1.WatchEvent(c.events[index]!.pointee) }
+        nextRevision = c.next_revision
+    }
+
+    func build(_ arena: inout CArena) -> UnsafeMutablePointer<Connectors__V1__ListChangesResponse> {
+        let c = arena.make(Connectors__V1__ListChangesResponse.self, connectors__v1__list_changes_response__init)
+        c.pointee.n_events = events.count
+        c.pointee.events = arena.pointerArray(events.map { $0.build(&arena) })
+        c.pointee.next_revision = nextRevision
+        return c
+    }
+}
+
+extension ConnectorsV1 {
+    /// `connectors.v1.Caller`.
+    ///
+    /// Who made a change: the kernel's credentials of the calling process.
+    public struct Caller: Sendable, Hashable {
+        /// Proto field `uid` = 1.
+        public var uid: UInt32
+        /// Proto field `gid` = 2.
+        public var gid: UInt32
+        /// Proto field `pid` = 3.
+        public var pid: Int32
+        /// /proc/PID/comm when it was readable; else empty.
+        ///
+        /// Proto field `process` = 4.
+        public var process: String
+
+        /// Creates the message; fields not given have their proto defaults.
+        public init(uid: UInt32 = 0, gid: UInt32 = 0, pid: Int32 = 0, process: String = "") {
+            self.uid = uid
+            self.gid = gid
+            self.pid = pid
+            self.process = process
+        }
+    }
+}
+
+extension ConnectorsV1.Caller: ProtoMessage, ProtobufCBacked {
+    static var protoName: String { "Caller" }
+    static var cUnpack: ProtobufCUnpack<Connectors__V1__Caller> { connectors__v1__caller__unpack }
+    static var cFree: ProtobufCFree<Connectors__V1__Caller> { connectors__v1__caller__free_unpacked }
+
+    init(_ c: Connectors__V1__Caller) throws(ProtobufDecodingError) {
+        uid = c.uid
+        gid = c.gid
+        pid = c.pid
+        process = try String(protobufC: c.process, field: "caller.process")
+    }
+
+    func build(_ arena: inout CArena) -> UnsafeMutablePointer<Connectors__V1__Caller> {
+        let c = arena.make(Connectors__V1__Caller.self, connectors__v1__caller__init)
+        c.pointee.uid = uid
+        c.pointee.gid = gid
+        c.pointee.pid = pid
+        c.pointee.process = arena.cString(process)
+        return c
+    }
+}
+
+extension ConnectorsV1 {
+    /// `connectors.v1.HistoryRecord`.
+    ///
+    /// One record of the audit trail, written in the transaction of its change.
+    public struct HistoryRecord: Sendable, Hashable {
+        /// Proto field `revision` = 1.
+        public var revision: UInt64
+        /// RFC 3339, UTC, microseconds.
+        ///
+        /// Proto field `recorded_at` = 2.
+        public var recordedAt: String
+        /// The method: "Register", "Activate", "SetMode", "Delete", "Create".
+        ///
+        /// Proto field `method` = 3.
+        public var method: String
+        /// Proto field `kind` = 4.
+        public var kind: ConnectorsV1.EventKind
+        /// Proto field `connector_id` = 5.
+        public var connectorID: UInt64
+        /// Proto field `connector_name` = 6.
+        public var connectorName: String
+        /// Proto field `caller` = 7.
+        public var caller: ConnectorsV1.Caller
+        /// The connector after the change (for DELETED, as it was deleted); never its secret.
+        ///
+        /// Proto field `connector` = 8.
+        public var connector: ConnectorsV1.Connector
+        /// Proto field `request_id` = 9.
+        public var requestID: String
+        /// SHA-256 over the previous record's hash and this record's canonical
+        /// bytes (docs/WIRE.md, "History").
+        ///
+        /// Proto field `hash` = 10.
+        public var hash: [UInt8]
+
+        /// Creates the message; fields not given have their proto defaults.
+        public init(
+            revision: UInt64 = 0,
+            recordedAt: String = "",
+            method: String = "",
+            kind: ConnectorsV1.EventKind = .unspecified,
+            connectorID: UInt64 = 0,
+            connectorName: String = "",
+            caller: ConnectorsV1.Caller = ConnectorsV1.Caller(),
+            connector: ConnectorsV1.Connector = ConnectorsV1.Connector(),
+            requestID: String = "",
+            hash: [UInt8] = []
+        ) {
+            self.revision = revision
+            self.recordedAt = recordedAt
+            self.method = method
+            self.kind = kind
+            self.connectorID = connectorID
+            self.connectorName = connectorName
+            self.caller = caller
+            self.connector = connector
+            self.requestID = requestID
+            self.hash = hash
+        }
+    }
+}
+
+extension ConnectorsV1.HistoryRecord: ProtoMessage, ProtobufCBacked {
+    static var protoName: String { "HistoryRecord" }
+    static var cUnpack: ProtobufCUnpack<Connectors__V1__HistoryRecord> { connectors__v1__history_record__unpack }
+    static var cFree: ProtobufCFree<Connectors__V1__HistoryRecord> { connectors__v1__history_record__free_unpacked }
+
+    init(_ c: Connectors__V1__HistoryRecord) throws(ProtobufDecodingError) {
+        revision = c.revision
+        recordedAt = try String(protobufC: c.recorded_at, field: "history_record.recorded_at")
+        method = try String(protobufC: c.method, field: "history_record.method")
+        kind = ConnectorsV1.EventKind(c.kind)
+        connectorID = c.connector_id
+        connectorName = try String(protobufC: c.connector_name, field: "history_record.connector_name")
+        caller = try ConnectorsV1.Caller.from(c.caller) ?? ConnectorsV1.Caller()
+        connector = try ConnectorsV1.Connector.from(c.connector) ?? ConnectorsV1.Connector()
+        requestID = try String(protobufC: c.request_id, field: "history_record.request_id")
+        hash = c.hash.withBytes { [UInt8]($0) }
+    }
+
+    func build(_ arena: inout CArena) -> UnsafeMutablePointer<Connectors__V1__HistoryRecord> {
+        let c = arena.make(Connectors__V1__HistoryRecord.self, connectors__v1__history_record__init)
+        c.pointee.revision = revision
+        c.pointee.recorded_at = arena.cString(recordedAt)
+        c.pointee.method = arena.cString(method)
+        c.pointee.kind = kind.c
+        c.pointee.connector_id = connectorID
+        c.pointee.connector_name = arena.cString(connectorName)
+        c.pointee.caller = caller.build(&arena)
+        c.pointee.connector = connector.build(&arena)
+        c.pointee.request_id = arena.cString(requestID)
+        c.pointee.hash = arena.binary(hash)
+        return c
+    }
+}
+
+extension ConnectorsV1 {
+    /// `connectors.v1.GetHistoryRequest`.
+    ///
+    /// GetHistory (superuser): the audit trail by ascending revision.
+    public struct GetHistoryRequest: Sendable, Hashable {
+        /// 0: every connector.
+        ///
+        /// Proto field `connector_id` = 1.
+        public var connectorID: UInt64
+        /// Proto field `start_revision` = 2.
+        public var startRevision: UInt64
+        /// 0: 100; at most 1,000.
+        ///
+        /// Proto field `page_size` = 3.
+        public var pageSize: UInt32
+        /// Proto field `page_token` = 4.
+        public var pageToken: String
+
+        /// Creates the message; fields not given have their proto defaults.
+        public init(connectorID: UInt64 = 0, startRevision: UInt64 = 0, pageSize: UInt32 = 0, pageToken: String = "") {
+            self.connectorID = connectorID
+            self.startRevision = startRevision
+            self.pageSize = pageSize
+            self.pageToken = pageToken
+        }
+    }
+}
+
+extension ConnectorsV1.GetHistoryRequest: ProtoMessage, ProtobufCBacked {
+    static var protoName: String { "GetHistoryRequest" }
+    static var cUnpack: ProtobufCUnpack<Connectors__V1__GetHistoryRequest> { connectors__v1__get_history_request__unpack }
+    static var cFree: ProtobufCFree<Connectors__V1__GetHistoryRequest> { connectors__v1__get_history_request__free_unpacked }
+
+    init(_ c: Connectors__V1__GetHistoryRequest) throws(ProtobufDecodingError) {
+        connectorID = c.connector_id
+        startRevision = c.start_revision
+        pageSize = c.page_size
+        pageToken = try String(protobufC: c.page_token, field: "page_token")
+    }
+
+    func build(_ arena: inout CArena) -> UnsafeMutablePointer<Connectors__V1__GetHistoryRequest> {
+        let c = arena.make(Connectors__V1__GetHistoryRequest.self, connectors__v1__get_history_request__init)
+        c.pointee.connector_id = connectorID
+        c.pointee.start_revision = startRevision
+        c.pointee.page_size = pageSize
+        c.pointee.page_token = arena.cString(pageToken)
+        return c
+    }
+}
+
+extension ConnectorsV1 {
+    /// `connectors.v1.GetHistoryResponse`.
+    public struct GetHistoryResponse: Sendable, Hashable {
+        /// Proto field `records` = 1.
+        public var records: [ConnectorsV1.HistoryRecord]
+        /// Empty on the last page.
+        ///
+        /// Proto field `next_page_token` = 2.
+        public var nextPageToken: String
+
+        /// Creates the message; fields not given have their proto defaults.
+        public init(records: [ConnectorsV1.HistoryRecord] = [], nextPageToken: String = "") {
+            self.records = records
+            self.nextPageToken = nextPageToken
+        }
+    }
+}
+
+extension ConnectorsV1.GetHistoryResponse: ProtoMessage, ProtobufCBacked {
+    static var protoName: String { "GetHistoryResponse" }
+    static var cUnpack: ProtobufCUnpack<Connectors__V1__GetHistoryResponse> { connectors__v1__get_history_response__unpack }
+    static var cFree: ProtobufCFree<Connectors__V1__GetHistoryResponse> { connectors__v1__get_history_response__free_unpacked }
+
+    init(_ c: Connectors__V1__GetHistoryResponse) throws(ProtobufDecodingError) {
+        records = try (0..<c.n_records).map { index throws(ProtobufDecodingError) in try ConnectorsV1.HistoryRecord(c.records[index]!.pointee) }
+        nextPageToken = try String(protobufC: c.next_page_token, field: "next_page_token")
+    }
+
+    func build(_ arena: inout CArena) -> UnsafeMutablePointer<Connectors__V1__GetHistoryResponse> {
+        let c = arena.make(Connectors__V1__GetHistoryResponse.self, connectors__v1__get_history_response__init)
+        c.pointee.n_records = records.count
+        c.pointee.records = arena.pointerArray(records.map { $0.build(&arena) })
+        c.pointee.next_page_token = arena.cString(nextPageToken)
+        return c
+    }
+}
+
+extension ConnectorsV1 {
+    /// `connectors.v1.VerifyHistoryRequest`.
+    ///
+    /// VerifyHistory (superuser): walks the hash chain.
+    public struct VerifyHistoryRequest: Sendable, Hashable {
+        /// Creates the message; fields not given have their proto defaults.
+        public init() {
+        }
+    }
+}
+
+extension ConnectorsV1.VerifyHistoryRequest: ProtoMessage, ProtobufCBacked {
+    static var protoName: String { "VerifyHistoryRequest" }
+    static var cUnpack: ProtobufCUnpack<Connectors__V1__VerifyHistoryRequest> { connectors__v1__verify_history_request__unpack }
+    static var cFree: ProtobufCFree<Connectors__V1__VerifyHistoryRequest> { connectors__v1__verify_history_request__free_unpacked }
+
+    init(_ c: Connectors__V1__VerifyHistoryRequest) throws(ProtobufDecodingError) {
+    }
+
+    func build(_ arena: inout CArena) -> UnsafeMutablePointer<Connectors__V1__VerifyHistoryRequest> {
+        let c = arena.make(Connectors__V1__VerifyHistoryRequest.self, connectors__v1__verify_history_request__init)
+        return c
+    }
+}
+
+extension ConnectorsV1 {
+    /// `connectors.v1.VerifyHistoryResponse`.
+    public struct VerifyHistoryResponse: Sendable, Hashable {
+        /// Proto field `ok` = 1.
+        public var ok: Bool
+        /// Records checked.
+        ///
+        /// Proto field `records` = 2.
+        public var records: UInt64
+        /// The first revision whose record does not match (0 when ok).
+        ///
+        /// Proto field `first_bad_revision` = 3.
+        public var firstBadRevision: UInt64
+        /// What was wrong, for people.
+        ///
+        /// Proto field `message` = 4.
+        public var message: String
+        /// The oldest revision kept (after compaction) and the latest.
+        ///
+        /// Proto field `oldest_revision` = 5.
+        public var oldestRevision: UInt64
+        /// Proto field `latest_revision` = 6.
+        public var latestRevision: UInt64
+
+        /// Creates the message; fields not given have their proto defaults.
+        public init(
+            ok: Bool = false,
+            records: UInt64 = 0,
+            firstBadRevision: UInt64 = 0,
+            message: String = "",
+            oldestRevision: UInt64 = 0,
+            latestRevision: UInt64 = 0
+        ) {
+            self.ok = ok
+            self.records = records
+            self.firstBadRevision = firstBadRevision
+            self.message = message
+            self.oldestRevision = oldestRevision
+            self.latestRevision = latestRevision
+        }
+    }
+}
+
+extension ConnectorsV1.VerifyHistoryResponse: ProtoMessage, ProtobufCBacked {
+    static var protoName: String { "VerifyHistoryResponse" }
+    static var cUnpack: ProtobufCUnpack<Connectors__V1__VerifyHistoryResponse> { connectors__v1__verify_history_response__unpack }
+    static var cFree: ProtobufCFree<Connectors__V1__VerifyHistoryResponse> { connectors__v1__verify_history_response__free_unpacked }
+
+    init(_ c: Connectors__V1__VerifyHistoryResponse) throws(ProtobufDecodingError) {
+        ok = c.ok != 0
+        records = c.records
+        firstBadRevision = c.first_bad_revision
+        message = try String(protobufC: c.message, field: "message")
+        oldestRevision = c.oldest_revision
+        latestRevision = c.latest_revision
+    }
+
+    func build(_ arena: inout CArena) -> UnsafeMutablePointer<Connectors__V1__VerifyHistoryResponse> {
+        let c = arena.make(Connectors__V1__VerifyHistoryResponse.self, connectors__v1__verify_history_response__init)
+        c.pointee.ok = ok ? 1 : 0
+        c.pointee.records = records
+        c.pointee.first_bad_revision = firstBadRevision
+        c.pointee.message = arena.cString(message)
+        c.pointee.oldest_revision = oldestRevision
+        c.pointee.latest_revision = latestRevision
         return c
     }
 }

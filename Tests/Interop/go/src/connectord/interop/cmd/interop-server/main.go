@@ -89,6 +89,23 @@ func (registry) Create(context.Context, *connectorsv1.CreateRequest) (*connector
 	return nil, unimplemented("Create")
 }
 
+// Watch is a stream: ttrpc 1.1.1 cannot serve it (its generator makes it unary).
+func (registry) Watch(context.Context, *connectorsv1.WatchRequest) (*connectorsv1.WatchEvent, error) {
+	return nil, unimplemented("Watch")
+}
+
+func (registry) ListChanges(context.Context, *connectorsv1.ListChangesRequest) (*connectorsv1.ListChangesResponse, error) {
+	return nil, unimplemented("ListChanges")
+}
+
+func (registry) GetHistory(context.Context, *connectorsv1.GetHistoryRequest) (*connectorsv1.GetHistoryResponse, error) {
+	return nil, unimplemented("GetHistory")
+}
+
+func (registry) VerifyHistory(context.Context, *connectorsv1.VerifyHistoryRequest) (*connectorsv1.VerifyHistoryResponse, error) {
+	return nil, unimplemented("VerifyHistory")
+}
+
 func fail(format string, args ...interface{}) {
 	fmt.Fprintf(os.Stderr, "interop-server: "+format+"\n", args...)
 	os.Exit(1)

@@ -59,6 +59,53 @@ func (ConnectorMode) EnumDescriptor() ([]byte, []int) {
 	return fileDescriptor_2704f9f5aba54617, []int{0}
 }
 
+// What a change did, as Watch, ListChanges and the history tell it.
+type EventKind int32
+
+const (
+	EventKind_EVENT_KIND_UNSPECIFIED EventKind = 0
+	// A connector as it is at the BOOKMARK that follows (include_initial_state).
+	EventKind_EVENT_KIND_SNAPSHOT EventKind = 1
+	// The revision the SNAPSHOT events before it reflect; no connector.
+	EventKind_EVENT_KIND_BOOKMARK EventKind = 2
+	// Register, or the deprecated Create (the connector then is active).
+	EventKind_EVENT_KIND_REGISTERED   EventKind = 3
+	EventKind_EVENT_KIND_ACTIVATED    EventKind = 4
+	EventKind_EVENT_KIND_MODE_CHANGED EventKind = 5
+	EventKind_EVENT_KIND_UPDATED      EventKind = 6
+	EventKind_EVENT_KIND_DELETED      EventKind = 7
+)
+
+var EventKind_name = map[int32]string{
+	0: "EVENT_KIND_UNSPECIFIED",
+	1: "EVENT_KIND_SNAPSHOT",
+	2: "EVENT_KIND_BOOKMARK",
+	3: "EVENT_KIND_REGISTERED",
+	4: "EVENT_KIND_ACTIVATED",
+	5: "EVENT_KIND_MODE_CHANGED",
+	6: "EVENT_KIND_UPDATED",
+	7: "EVENT_KIND_DELETED",
+}
+
+var EventKind_value = map[string]int32{
+	"EVENT_KIND_UNSPECIFIED":  0,
+	"EVENT_KIND_SNAPSHOT":     1,
+	"EVENT_KIND_BOOKMARK":     2,
+	"EVENT_KIND_REGISTERED":   3,
+	"EVENT_KIND_ACTIVATED":    4,
+	"EVENT_KIND_MODE_CHANGED": 5,
+	"EVENT_KIND_UPDATED":      6,
+	"EVENT_KIND_DELETED":      7,
+}
+
+func (x EventKind) String() string {
+	return proto.EnumName(EventKind_name, int32(x))
+}
+
+func (EventKind) EnumDescriptor() ([]byte, []int) {
+	return fileDescriptor_2704f9f5aba54617, []int{1}
+}
+
 // A registered connector. The secret is never returned; has_secret says
 // whether one is stored.
 type Connector struct {
@@ -133,6 +180,7 @@ type RegisterRequest struct {
 	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
 	// Optional (empty: none), at most 4,096 bytes; stored sealed, never returned.
 	Secret               string   `protobuf:"bytes,3,opt,name=secret,proto3" json:"secret,omitempty"`
+	RequestId            string   `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	XXX_NoUnkeyedLiteral struct{} `json:"-"`
 	XXX_unrecognized     []byte   `json:"-"`
 	XXX_sizecache        int32    `json:"-"`
@@ -219,6 +267,8 @@ type ActivateRequest struct {
 	ConnectorId uint64 `protobuf:"varint,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
 	// http or https URL of the connector.json, at most 2,048 characters.
 	ConnectorUrl         string   `protobuf:"bytes,2,opt,name=connector_url,json=connectorUrl,proto3" json:"connector_url,omitempty"`
+	ExpectedRevision     uint64   `protobuf:"varint,3,opt,name=expected_revision,json=expectedRevision,proto3" json:"expected_revision,omitempty"`
+	RequestId            string   `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	XXX_NoUnkeyedLiteral struct{} `json:"-"`
 	XXX_unrecognized     []byte   `json:"-"`
 	XXX_sizecache        int32    `json:"-"`
@@ -469,6 +519,8 @@ type SetModeRequest struct {
 	ConnectorId uint64 `protobuf:"varint,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
 	// SYNC, ACTIVE or DEACTIVE; UNSPECIFIED is INVALID_ARGUMENT.
 	Mode                 ConnectorMode `protobuf:"varint,2,opt,name=mode,proto3,enum=connectors.v1.ConnectorMode" json:"mode,omitempty"`
+	ExpectedRevision     uint64        `protobuf:"varint,3,opt,name=expected_revision,json=expectedRevision,proto3" json:"expected_revision,omitempty"`
+	RequestId            string        `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	XXX_NoUnkeyedLiteral struct{}      `json:"-"`
 	XXX_unrecognized     []byte        `json:"-"`
 	XXX_sizecache        int32         `json:"-"`
@@ -547,6 +599,8 @@ var xxx_messageInfo_SetModeResponse proto.InternalMessageInfo
 
 type DeleteRequest struct {
 	ConnectorId          uint64   `protobuf:"varint,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
+	ExpectedRevision     uint64   `protobuf:"varint,2,opt,name=expected_revision,json=expectedRevision,proto3" json:"expected_revision,omitempty"`
+	RequestId            string   `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	XXX_NoUnkeyedLiteral struct{} `json:"-"`
 	XXX_unrecognized     []byte   `json:"-"`
 	XXX_sizecache        int32    `json:"-"`
@@ -712,6 +766,7 @@ var xxx_messageInfo_GetLogoResponse proto.InternalMessageInfo
 type CreateRequest struct {
 	ConnectorUrl         string   `protobuf:"bytes,1,opt,name=connector_url,json=connectorUrl,proto3" json:"connector_url,omitempty"`
 	Secret               string   `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	RequestId            string   `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	XXX_NoUnkeyedLiteral struct{} `json:"-"`
 	XXX_unrecognized     []byte   `json:"-"`
 	XXX_sizecache        int32    `json:"-"`
@@ -790,8 +845,462 @@ func (m *CreateResponse) XXX_DiscardUnknown() {
 
 var xxx_messageInfo_CreateResponse proto.InternalMessageInfo
 
+// Watch (server-streaming): the registry's changes in revision order, with
+// no gap and no duplicate, from any revision the history still keeps.
+type WatchRequest struct {
+	// 0: changes from now on; N: every change with revision >= N, then live.
+	StartRevision uint64 `protobuf:"varint,1,opt,name=start_revision,json=startRevision,proto3" json:"start_revision,omitempty"`
+	// UNSPECIFIED: every mode; else changes of connectors in this mode before
+	// or after the change.
+	Mode ConnectorMode `protobuf:"varint,2,opt,name=mode,proto3,enum=connectors.v1.ConnectorMode" json:"mode,omitempty"`
+	// 0: every connector.
+	ConnectorId uint64 `protobuf:"varint,3,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
+	// First the current connectors (matching the filters) as SNAPSHOT events,
+	// then a BOOKMARK with the revision they reflect, then the changes after it.
+	IncludeInitialState  bool     `protobuf:"varint,4,opt,name=include_initial_state,json=includeInitialState,proto3" json:"include_initial_state,omitempty"`
+	XXX_NoUnkeyedLiteral struct{} `json:"-"`
+	XXX_unrecognized     []byte   `json:"-"`
+	XXX_sizecache        int32    `json:"-"`
+}
+
+func (m *WatchRequest) Reset()      { *m = WatchRequest{} }
+func (*WatchRequest) ProtoMessage() {}
+func (*WatchRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2704f9f5aba54617, []int{17}
+}
+func (m *WatchRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *WatchRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_WatchRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *WatchRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_WatchRequest.Merge(m, src)
+}
+func (m *WatchRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *WatchRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_WatchRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_WatchRequest proto.InternalMessageInfo
+
+type WatchEvent struct {
+	Revision    uint64    `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	Kind        EventKind `protobuf:"varint,2,opt,name=kind,proto3,enum=connectors.v1.EventKind" json:"kind,omitempty"`
+	ConnectorId uint64    `protobuf:"varint,3,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
+	// The connector after the change; for DELETED as it was when deleted;
+	// absent for BOOKMARK.
+	Connector            *Connector `protobuf:"bytes,4,opt,name=connector,proto3" json:"connector,omitempty"`
+	XXX_NoUnkeyedLiteral struct{}   `json:"-"`
+	XXX_unrecognized     []byte     `json:"-"`
+	XXX_sizecache        int32      `json:"-"`
+}
+
+func (m *WatchEvent) Reset()      { *m = WatchEvent{} }
+func (*WatchEvent) ProtoMessage() {}
+func (*WatchEvent) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2704f9f5aba54617, []int{18}
+}
+func (m *WatchEvent) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *WatchEvent) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_WatchEvent.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *WatchEvent) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_WatchEvent.Merge(m, src)
+}
+func (m *WatchEvent) XXX_Size() int {
+	return m.Size()
+}
+func (m *WatchEvent) XXX_DiscardUnknown() {
+	xxx_messageInfo_WatchEvent.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_WatchEvent proto.InternalMessageInfo
+
+// ListChanges: Watch as a long poll, for clients without streams.
+type ListChangesRequest struct {
+	// As WatchRequest.start_revision; 0: from the next change on.
+	StartRevision uint64 `protobuf:"varint,1,opt,name=start_revision,json=startRevision,proto3" json:"start_revision,omitempty"`
+	// 0: 100; at most 1,000.
+	MaxEvents uint32 `protobuf:"varint,2,opt,name=max_events,json=maxEvents,proto3" json:"max_events,omitempty"`
+	// How long to wait for the first event when there is none yet; at most 60,000.
+	WaitMs               uint32        `protobuf:"varint,3,opt,name=wait_ms,json=waitMs,proto3" json:"wait_ms,omitempty"`
+	Mode                 ConnectorMode `protobuf:"varint,4,opt,name=mode,proto3,enum=connectors.v1.ConnectorMode" json:"mode,omitempty"`
+	ConnectorId          uint64        `protobuf:"varint,5,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
+	XXX_NoUnkeyedLiteral struct{}      `json:"-"`
+	XXX_unrecognized     []byte        `json:"-"`
+	XXX_sizecache        int32         `json:"-"`
+}
+
+func (m *ListChangesRequest) Reset()      { *m = ListChangesRequest{} }
+func (*ListChangesRequest) ProtoMessage() {}
+func (*ListChangesRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2704f9f5aba54617, []int{19}
+}
+func (m *ListChangesRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *ListChangesRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_ListChangesRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *ListChangesRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_ListChangesRequest.Merge(m, src)
+}
+func (m *ListChangesRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *ListChangesRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_ListChangesRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_ListChangesRequest proto.InternalMessageInfo
+
+type ListChangesResponse struct {
+	Events []*WatchEvent `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// The start_revision of the next call.
+	NextRevision         uint64   `protobuf:"varint,2,opt,name=next_revision,json=nextRevision,proto3" json:"next_revision,omitempty"`
+	XXX_NoUnkeyedLiteral struct{} `json:"-"`
+	XXX_unrecognized     []byte   `json:"-"`
+	XXX_sizecache        int32    `json:"-"`
+}
+
+func (m *ListChangesResponse) Reset()      { *m = ListChangesResponse{} }
+func (*ListChangesResponse) ProtoMessage() {}
+func (*ListChangesResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2704f9f5aba54617, []int{20}
+}
+func (m *ListChangesResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *ListChangesResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_ListChangesResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *ListChangesResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_ListChangesResponse.Merge(m, src)
+}
+func (m *ListChangesResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *ListChangesResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_ListChangesResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_ListChangesResponse proto.InternalMessageInfo
+
+// Who made a change: the kernel's credentials of the calling process.
+type Caller struct {
+	Uid uint32 `protobuf:"varint,1,opt,name=uid,proto3" json:"uid,omitempty"`
+	Gid uint32 `protobuf:"varint,2,opt,name=gid,proto3" json:"gid,omitempty"`
+	Pid int32  `protobuf:"varint,3,opt,name=pid,proto3" json:"pid,omitempty"`
+	// /proc/PID/comm when it was readable; else empty.
+	Process              string   `protobuf:"bytes,4,opt,name=process,proto3" json:"process,omitempty"`
+	XXX_NoUnkeyedLiteral struct{} `json:"-"`
+	XXX_unrecognized     []byte   `json:"-"`
+	XXX_sizecache        int32    `json:"-"`
+}
+
+func (m *Caller) Reset()      { *m = Caller{} }
+func (*Caller) ProtoMessage() {}
+func (*Caller) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2704f9f5aba54617, []int{21}
+}
+func (m *Caller) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Caller) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Caller.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Caller) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Caller.Merge(m, src)
+}
+func (m *Caller) XXX_Size() int {
+	return m.Size()
+}
+func (m *Caller) XXX_DiscardUnknown() {
+	xxx_messageInfo_Caller.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Caller proto.InternalMessageInfo
+
+// One record of the audit trail, written in the transaction of its change.
+type HistoryRecord struct {
+	Revision uint64 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	// RFC 3339, UTC, microseconds.
+	RecordedAt string `protobuf:"bytes,2,opt,name=recorded_at,json=recordedAt,proto3" json:"recorded_at,omitempty"`
+	// The method: "Register", "Activate", "SetMode", "Delete", "Create".
+	Method        string    `protobuf:"bytes,3,opt,name=method,proto3" json:"method,omitempty"`
+	Kind          EventKind `protobuf:"varint,4,opt,name=kind,proto3,enum=connectors.v1.EventKind" json:"kind,omitempty"`
+	ConnectorId   uint64    `protobuf:"varint,5,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
+	ConnectorName string    `protobuf:"bytes,6,opt,name=connector_name,json=connectorName,proto3" json:"connector_name,omitempty"`
+	Caller        *Caller   `protobuf:"bytes,7,opt,name=caller,proto3" json:"caller,omitempty"`
+	// The connector after the change (for DELETED, as it was deleted); never its secret.
+	Connector *Connector `protobuf:"bytes,8,opt,name=connector,proto3" json:"connector,omitempty"`
+	RequestId string     `protobuf:"bytes,9,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// SHA-256 over the previous record's hash and this record's canonical
+	// bytes (docs/WIRE.md, "History").
+	Hash                 []byte   `protobuf:"bytes,10,opt,name=hash,proto3" json:"hash,omitempty"`
+	XXX_NoUnkeyedLiteral struct{} `json:"-"`
+	XXX_unrecognized     []byte   `json:"-"`
+	XXX_sizecache        int32    `json:"-"`
+}
+
+func (m *HistoryRecord) Reset()      { *m = HistoryRecord{} }
+func (*HistoryRecord) ProtoMessage() {}
+func (*HistoryRecord) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2704f9f5aba54617, []int{22}
+}
+func (m *HistoryRecord) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *HistoryRecord) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_HistoryRecord.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *HistoryRecord) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_HistoryRecord.Merge(m, src)
+}
+func (m *HistoryRecord) XXX_Size() int {
+	return m.Size()
+}
+func (m *HistoryRecord) XXX_DiscardUnknown() {
+	xxx_messageInfo_HistoryRecord.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_HistoryRecord proto.InternalMessageInfo
+
+// GetHistory (superuser): the audit trail by ascending revision.
+type GetHistoryRequest struct {
+	// 0: every connector.
+	ConnectorId   uint64 `protobuf:"varint,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
+	StartRevision uint64 `protobuf:"varint,2,opt,name=start_revision,json=startRevision,proto3" json:"start_revision,omitempty"`
+	// 0: 100; at most 1,000.
+	PageSize             uint32   `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken            string   `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	XXX_NoUnkeyedLiteral struct{} `json:"-"`
+	XXX_unrecognized     []byte   `json:"-"`
+	XXX_sizecache        int32    `json:"-"`
+}
+
+func (m *GetHistoryRequest) Reset()      { *m = GetHistoryRequest{} }
+func (*GetHistoryRequest) ProtoMessage() {}
+func (*GetHistoryRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2704f9f5aba54617, []int{23}
+}
+func (m *GetHistoryRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *GetHistoryRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_GetHistoryRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *GetHistoryRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_GetHistoryRequest.Merge(m, src)
+}
+func (m *GetHistoryRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *GetHistoryRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_GetHistoryRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_GetHistoryRequest proto.InternalMessageInfo
+
+type GetHistoryResponse struct {
+	Records []*HistoryRecord `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	// Empty on the last page.
+	NextPageToken        string   `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	XXX_NoUnkeyedLiteral struct{} `json:"-"`
+	XXX_unrecognized     []byte   `json:"-"`
+	XXX_sizecache        int32    `json:"-"`
+}
+
+func (m *GetHistoryResponse) Reset()      { *m = GetHistoryResponse{} }
+func (*GetHistoryResponse) ProtoMessage() {}
+func (*GetHistoryResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2704f9f5aba54617, []int{24}
+}
+func (m *GetHistoryResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *GetHistoryResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_GetHistoryResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *GetHistoryResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_GetHistoryResponse.Merge(m, src)
+}
+func (m *GetHistoryResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *GetHistoryResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_GetHistoryResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_GetHistoryResponse proto.InternalMessageInfo
+
+// VerifyHistory (superuser): walks the hash chain.
+type VerifyHistoryRequest struct {
+	XXX_NoUnkeyedLiteral struct{} `json:"-"`
+	XXX_unrecognized     []byte   `json:"-"`
+	XXX_sizecache        int32    `json:"-"`
+}
+
+func (m *VerifyHistoryRequest) Reset()      { *m = VerifyHistoryRequest{} }
+func (*VerifyHistoryRequest) ProtoMessage() {}
+func (*VerifyHistoryRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2704f9f5aba54617, []int{25}
+}
+func (m *VerifyHistoryRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *VerifyHistoryRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_VerifyHistoryRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *VerifyHistoryRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_VerifyHistoryRequest.Merge(m, src)
+}
+func (m *VerifyHistoryRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *VerifyHistoryRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_VerifyHistoryRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_VerifyHistoryRequest proto.InternalMessageInfo
+
+type VerifyHistoryResponse struct {
+	Ok bool `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
+	// Records checked.
+	Records uint64 `protobuf:"varint,2,opt,name=records,proto3" json:"records,omitempty"`
+	// The first revision whose record does not match (0 when ok).
+	FirstBadRevision uint64 `protobuf:"varint,3,opt,name=first_bad_revision,json=firstBadRevision,proto3" json:"first_bad_revision,omitempty"`
+	// What was wrong, for people.
+	Message string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	// The oldest revision kept (after compaction) and the latest.
+	OldestRevision       uint64   `protobuf:"varint,5,opt,name=oldest_revision,json=oldestRevision,proto3" json:"oldest_revision,omitempty"`
+	LatestRevision       uint64   `protobuf:"varint,6,opt,name=latest_revision,json=latestRevision,proto3" json:"latest_revision,omitempty"`
+	XXX_NoUnkeyedLiteral struct{} `json:"-"`
+	XXX_unrecognized     []byte   `json:"-"`
+	XXX_sizecache        int32    `json:"-"`
+}
+
+func (m *VerifyHistoryResponse) Reset()      { *m = VerifyHistoryResponse{} }
+func (*VerifyHistoryResponse) ProtoMessage() {}
+func (*VerifyHistoryResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2704f9f5aba54617, []int{26}
+}
+func (m *VerifyHistoryResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *VerifyHistoryResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_VerifyHistoryResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *VerifyHistoryResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_VerifyHistoryResponse.Merge(m, src)
+}
+func (m *VerifyHistoryResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *VerifyHistoryResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_VerifyHistoryResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_VerifyHistoryResponse proto.InternalMessageInfo
+
 func init() {
 	proto.RegisterEnum("connectors.v1.ConnectorMode", ConnectorMode_name, ConnectorMode_value)
+	proto.RegisterEnum("connectors.v1.EventKind", EventKind_name, EventKind_value)
 	proto.RegisterType((*Connector)(nil), "connectors.v1.Connector")
 	proto.RegisterType((*RegisterRequest)(nil), "connectors.v1.RegisterRequest")
 	proto.RegisterType((*RegisterResponse)(nil), "connectors.v1.RegisterResponse")
@@ -809,65 +1318,115 @@ func init() {
 	proto.RegisterType((*GetLogoResponse)(nil), "connectors.v1.GetLogoResponse")
 	proto.RegisterType((*CreateRequest)(nil), "connectors.v1.CreateRequest")
 	proto.RegisterType((*CreateResponse)(nil), "connectors.v1.CreateResponse")
+	proto.RegisterType((*WatchRequest)(nil), "connectors.v1.WatchRequest")
+	proto.RegisterType((*WatchEvent)(nil), "connectors.v1.WatchEvent")
+	proto.RegisterType((*ListChangesRequest)(nil), "connectors.v1.ListChangesRequest")
+	proto.RegisterType((*ListChangesResponse)(nil), "connectors.v1.ListChangesResponse")
+	proto.RegisterType((*Caller)(nil), "connectors.v1.Caller")
+	proto.RegisterType((*HistoryRecord)(nil), "connectors.v1.HistoryRecord")
+	proto.RegisterType((*GetHistoryRequest)(nil), "connectors.v1.GetHistoryRequest")
+	proto.RegisterType((*GetHistoryResponse)(nil), "connectors.v1.GetHistoryResponse")
+	proto.RegisterType((*VerifyHistoryRequest)(nil), "connectors.v1.VerifyHistoryRequest")
+	proto.RegisterType((*VerifyHistoryResponse)(nil), "connectors.v1.VerifyHistoryResponse")
 }
 
 func init() { proto.RegisterFile("connectors/v1/connectors.proto", fileDescriptor_2704f9f5aba54617) }
 
 var fileDescriptor_2704f9f5aba54617 = []byte{
-	// 835 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xb4, 0x56, 0x5d, 0x6f, 0xe3, 0x44,
-	0x14, 0xed, 0x24, 0xa1, 0x4d, 0xae, 0x6b, 0xc7, 0x0c, 0x82, 0xf5, 0x6e, 0xa9, 0x09, 0x46, 0x40,
-	0x84, 0x50, 0xcb, 0x76, 0x25, 0x84, 0x78, 0x2b, 0x6e, 0x58, 0x82, 0xb6, 0x1f, 0x72, 0x5a, 0xa4,
-	0x7d, 0xb2, 0x8c, 0x7d, 0x37, 0x35, 0xa4, 0x1e, 0xe3, 0x99, 0x46, 0xec, 0xf2, 0xb2, 0xbc, 0xf3,
-	0x13, 0xf8, 0x41, 0xfb, 0xc8, 0x23, 0x8f, 0x6c, 0x7f, 0x09, 0x9a, 0xb1, 0xc7, 0x4e, 0x53, 0x75,
-	0x95, 0xd5, 0x6a, 0xdf, 0x72, 0xcf, 0x39, 0x33, 0xe7, 0x8e, 0xe7, 0xdc, 0x51, 0xc0, 0x8d, 0x59,
-	0x96, 0x61, 0x2c, 0x58, 0xc1, 0x77, 0xe7, 0xf7, 0x77, 0x9b, 0x6a, 0x27, 0x2f, 0x98, 0x60, 0xd4,
-	0x5c, 0x40, 0xe6, 0xf7, 0xbd, 0xbf, 0x3b, 0xd0, 0xf3, 0x35, 0x42, 0x2d, 0x68, 0xa5, 0x89, 0x43,
-	0x06, 0x64, 0xd8, 0x09, 0x5a, 0x69, 0x42, 0x29, 0x74, 0xb2, 0xe8, 0x02, 0x9d, 0xd6, 0x80, 0x0c,
-	0x7b, 0x81, 0xfa, 0x4d, 0x07, 0x60, 0x24, 0xc8, 0xe3, 0x22, 0xcd, 0x45, 0xca, 0x32, 0xa7, 0xad,
-	0xa8, 0x45, 0x88, 0xda, 0xd0, 0xbe, 0x2c, 0x66, 0x4e, 0x47, 0x31, 0xf2, 0x27, 0xfd, 0x0a, 0x3a,
-	0x17, 0x2c, 0x41, 0xe7, 0x9d, 0x01, 0x19, 0x5a, 0x7b, 0x1f, 0xee, 0x5c, 0xeb, 0x61, 0xa7, 0xf6,
-	0x3f, 0x64, 0x09, 0x06, 0x4a, 0x49, 0x1d, 0xd8, 0x98, 0x63, 0xc1, 0xa5, 0xc3, 0xba, 0xda, 0x47,
-	0x97, 0xf4, 0x2e, 0x74, 0x67, 0x6c, 0xca, 0x42, 0x69, 0xb1, 0x51, 0x52, 0xb2, 0x3e, 0x2b, 0x66,
-	0x92, 0x3a, 0x8f, 0x78, 0x28, 0x4b, 0xa7, 0x3b, 0x20, 0xc3, 0x6e, 0xb0, 0x71, 0x1e, 0xf1, 0x47,
-	0x6c, 0xca, 0xe8, 0x36, 0x80, 0xa4, 0x38, 0xc6, 0x05, 0x0a, 0xa7, 0xa7, 0xc8, 0xde, 0x79, 0xc4,
-	0x27, 0x0a, 0xa0, 0x1f, 0x81, 0x21, 0x18, 0x9b, 0xf1, 0x30, 0x66, 0x97, 0x99, 0x70, 0x60, 0x40,
-	0x86, 0x66, 0x00, 0x0a, 0xf2, 0x25, 0x42, 0x3f, 0x87, 0xbe, 0xc0, 0x8b, 0x7c, 0x16, 0x09, 0xd4,
-	0x22, 0x43, 0x89, 0xac, 0x1a, 0x2e, 0x85, 0xdb, 0x50, 0x2e, 0x0b, 0x7f, 0xe1, 0x2c, 0x73, 0x36,
-	0x55, 0x83, 0x3d, 0x85, 0xfc, 0xc8, 0x59, 0x46, 0x3f, 0x85, 0x66, 0x41, 0x29, 0x31, 0x95, 0xc4,
-	0xac, 0x51, 0x25, 0xfb, 0x12, 0x28, 0xc7, 0x62, 0x8e, 0x45, 0x18, 0xb3, 0xec, 0x49, 0x3a, 0x2d,
-	0xa5, 0x96, 0x92, 0xda, 0x25, 0xe3, 0x2b, 0x42, 0xa9, 0xb7, 0x01, 0xe2, 0x02, 0x23, 0x81, 0x49,
-	0x18, 0x09, 0xa7, 0x5f, 0x7a, 0x56, 0xc8, 0xbe, 0x6a, 0xe9, 0x32, 0x4f, 0x34, 0x6d, 0x97, 0x74,
-	0x85, 0xec, 0x0b, 0x7a, 0x0f, 0xba, 0x05, 0xce, 0x53, 0xf5, 0xad, 0xdf, 0x55, 0x57, 0x5f, 0xd7,
-	0x5e, 0x08, 0xfd, 0x00, 0xa7, 0x29, 0x17, 0x58, 0x04, 0xf8, 0xdb, 0x25, 0x72, 0x51, 0x67, 0x82,
-	0xdc, 0x9e, 0x89, 0xd6, 0xcd, 0x4c, 0x7c, 0x00, 0xeb, 0xd5, 0xb7, 0x2f, 0x03, 0x53, 0x55, 0xde,
-	0x9f, 0x04, 0xec, 0xc6, 0x81, 0xe7, 0x2c, 0xe3, 0x48, 0xbf, 0x86, 0x5e, 0x9d, 0x10, 0xe5, 0x63,
-	0xec, 0x39, 0xb7, 0x65, 0x26, 0x68, 0xa4, 0x32, 0x34, 0x17, 0xc8, 0x79, 0x34, 0xd5, 0x89, 0xd5,
-	0x25, 0xdd, 0x82, 0x5e, 0x86, 0xbf, 0x8b, 0x90, 0x0b, 0xcc, 0xab, 0x0e, 0xba, 0x12, 0x98, 0x08,
-	0xcc, 0xbd, 0xc7, 0xd0, 0xdf, 0x8f, 0x45, 0x3a, 0x8f, 0x04, 0xea, 0x43, 0x7e, 0x0c, 0x9b, 0xf5,
-	0xb6, 0x61, 0x3d, 0x12, 0x46, 0x8d, 0x8d, 0x13, 0xfa, 0x09, 0x34, 0xa3, 0xa4, 0xc2, 0x58, 0x5a,
-	0x36, 0xeb, 0xce, 0x8a, 0x99, 0x97, 0x80, 0xdd, 0x6c, 0xfd, 0xb6, 0x4e, 0xe7, 0xfd, 0x01, 0xc6,
-	0xa3, 0x94, 0x0b, 0xdd, 0xbc, 0x9e, 0x36, 0xb2, 0xf2, 0xb4, 0x6d, 0x41, 0x2f, 0x8f, 0xa6, 0x18,
-	0xf2, 0xf4, 0x59, 0xb9, 0xb9, 0x19, 0x74, 0x25, 0x30, 0x49, 0x9f, 0xa1, 0x8c, 0x8f, 0x22, 0x05,
-	0xfb, 0x15, 0xf5, 0xbc, 0x2b, 0xf9, 0xa9, 0x04, 0xbc, 0xbf, 0x08, 0x6c, 0x96, 0xee, 0xd5, 0xf9,
-	0xbe, 0x01, 0x68, 0x1c, 0x1d, 0x32, 0x68, 0xbf, 0xf2, 0x80, 0x0b, 0x5a, 0xfa, 0x19, 0xf4, 0xd5,
-	0x2d, 0x2d, 0xd8, 0x95, 0x27, 0x35, 0x25, 0x7c, 0xa2, 0x2d, 0xaf, 0x25, 0xb6, 0xbd, 0x94, 0xd8,
-	0x5d, 0x80, 0x87, 0x28, 0x56, 0xbf, 0x47, 0x6f, 0x04, 0x86, 0x5a, 0xf0, 0x66, 0xb7, 0xe3, 0x21,
-	0x58, 0x13, 0x14, 0xea, 0x9b, 0xae, 0x9e, 0x21, 0x7d, 0x53, 0xad, 0x55, 0x6f, 0xca, 0x1b, 0x43,
-	0xbf, 0xb6, 0x79, 0xc3, 0x8e, 0xf7, 0xc0, 0x3c, 0xc0, 0x19, 0xbe, 0x4e, 0xe8, 0xbd, 0x43, 0xb0,
-	0xf4, 0x9a, 0xca, 0x7d, 0x85, 0x53, 0xde, 0x1e, 0xdc, 0x07, 0x60, 0x3d, 0x44, 0x21, 0x1f, 0xe8,
-	0xd7, 0xe8, 0xe1, 0x07, 0xe8, 0xd7, 0x8b, 0xae, 0x35, 0x21, 0x30, 0x13, 0xa1, 0x78, 0x9a, 0xeb,
-	0xb7, 0xc9, 0xa8, 0xb0, 0xd3, 0xa7, 0x39, 0xca, 0x67, 0x2b, 0x89, 0x44, 0xa4, 0x3a, 0xd8, 0x0c,
-	0xd4, 0x6f, 0xef, 0x04, 0x4c, 0x5f, 0xbd, 0x92, 0xda, 0xfd, 0xc6, 0x4c, 0x93, 0x9b, 0x33, 0xbd,
-	0xf0, 0x94, 0xb5, 0x16, 0x9f, 0xb2, 0x6f, 0x5b, 0x0e, 0xf1, 0x9e, 0x80, 0xa5, 0x77, 0x7c, 0x5b,
-	0xd3, 0x2e, 0x7d, 0xbe, 0x78, 0x4e, 0xc0, 0xbc, 0x16, 0x0f, 0xea, 0xc2, 0x3d, 0xff, 0xf8, 0xe8,
-	0x68, 0xe4, 0x9f, 0x1e, 0x07, 0xe1, 0xe1, 0xf1, 0xc1, 0x28, 0x3c, 0x3b, 0x9a, 0x9c, 0x8c, 0xfc,
-	0xf1, 0xf7, 0xe3, 0xd1, 0x81, 0xbd, 0x46, 0xef, 0xc0, 0x7b, 0x4b, 0xfc, 0xe4, 0xf1, 0x91, 0x6f,
-	0x13, 0x7a, 0x17, 0xde, 0x5f, 0x22, 0xf6, 0xfd, 0xd3, 0xf1, 0x4f, 0x23, 0xbb, 0x45, 0xb7, 0xe0,
-	0xce, 0x12, 0x75, 0x30, 0xaa, 0xc8, 0xf6, 0x77, 0xce, 0x8b, 0x97, 0xee, 0xda, 0xbf, 0x2f, 0xdd,
-	0xb5, 0xe7, 0x57, 0x2e, 0x79, 0x71, 0xe5, 0x92, 0x7f, 0xae, 0x5c, 0xf2, 0xdf, 0x95, 0x4b, 0x7e,
-	0x5e, 0x57, 0xff, 0x34, 0x1e, 0xfc, 0x1f, 0x00, 0x00, 0xff, 0xff, 0x41, 0xaf, 0x9f, 0x21, 0x8b,
-	0x08, 0x00, 0x00,
+	// 1480 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xb4, 0x58, 0xcd, 0x6e, 0xdb, 0xc6,
+	0x16, 0xce, 0x50, 0xb2, 0x2c, 0x1d, 0x59, 0x12, 0x33, 0x89, 0x1d, 0x26, 0xb9, 0x56, 0x74, 0x79,
+	0x91, 0x1b, 0x23, 0x37, 0x37, 0x69, 0x1c, 0xa0, 0x28, 0xba, 0x53, 0x24, 0xd6, 0x56, 0x1d, 0xcb,
+	0x06, 0xa5, 0xa4, 0xed, 0x8a, 0x60, 0xc8, 0xb1, 0xc4, 0x5a, 0x22, 0x55, 0xce, 0x58, 0xb5, 0x53,
+	0x20, 0x48, 0xf7, 0x7d, 0x81, 0x02, 0xdd, 0xf6, 0x01, 0xfa, 0x02, 0x5d, 0x67, 0xd9, 0x65, 0x81,
+	0x6c, 0x1a, 0x3f, 0x44, 0xd7, 0xc5, 0x0c, 0xff, 0x44, 0x2a, 0x71, 0xe5, 0xa4, 0xd9, 0x71, 0xbe,
+	0xef, 0xcc, 0x9c, 0xff, 0x33, 0x23, 0x41, 0xdd, 0xf2, 0x5c, 0x97, 0x58, 0xcc, 0xf3, 0xe9, 0xbd,
+	0xe9, 0xfd, 0x7b, 0xc9, 0xea, 0xee, 0xc4, 0xf7, 0x98, 0x87, 0x2b, 0x33, 0xc8, 0xf4, 0xbe, 0xfa,
+	0x53, 0x1e, 0x4a, 0xad, 0x08, 0xc1, 0x55, 0x90, 0x1c, 0x5b, 0x41, 0x0d, 0xb4, 0x91, 0xd7, 0x25,
+	0xc7, 0xc6, 0x18, 0xf2, 0xae, 0x39, 0x26, 0x8a, 0xd4, 0x40, 0x1b, 0x25, 0x5d, 0x7c, 0xe3, 0x06,
+	0x94, 0x6d, 0x42, 0x2d, 0xdf, 0x99, 0x30, 0xc7, 0x73, 0x95, 0x9c, 0xa0, 0x66, 0x21, 0x2c, 0x43,
+	0xee, 0xc8, 0x1f, 0x29, 0x79, 0xc1, 0xf0, 0x4f, 0xfc, 0x11, 0xe4, 0xc7, 0x9e, 0x4d, 0x94, 0xa5,
+	0x06, 0xda, 0xa8, 0x6e, 0xfe, 0xeb, 0x6e, 0xca, 0x86, 0xbb, 0xb1, 0xfe, 0x5d, 0xcf, 0x26, 0xba,
+	0x90, 0xc4, 0x0a, 0x2c, 0x4f, 0x89, 0x4f, 0xb9, 0x86, 0x82, 0x38, 0x27, 0x5a, 0xe2, 0xab, 0x50,
+	0x1c, 0x79, 0x03, 0xcf, 0xe0, 0x2a, 0x96, 0x03, 0x8a, 0xaf, 0x1f, 0xfb, 0x23, 0x4e, 0x0d, 0x4d,
+	0x6a, 0xf0, 0xa5, 0x52, 0x6c, 0xa0, 0x8d, 0xa2, 0xbe, 0x3c, 0x34, 0xe9, 0x23, 0x6f, 0xe0, 0xe1,
+	0x75, 0x00, 0x4e, 0x51, 0x62, 0xf9, 0x84, 0x29, 0x25, 0x41, 0x96, 0x86, 0x26, 0xed, 0x09, 0x00,
+	0xdf, 0x80, 0x32, 0xf3, 0xbc, 0x11, 0x35, 0x2c, 0xef, 0xc8, 0x65, 0x0a, 0x34, 0xd0, 0x46, 0x45,
+	0x07, 0x01, 0xb5, 0x38, 0x82, 0x6f, 0x41, 0x8d, 0x91, 0xf1, 0x64, 0x64, 0x32, 0x12, 0x09, 0x95,
+	0x85, 0x50, 0x35, 0x86, 0x03, 0xc1, 0x75, 0x08, 0xb6, 0x19, 0x5f, 0x53, 0xcf, 0x55, 0x56, 0x84,
+	0x81, 0x25, 0x81, 0x7c, 0x4e, 0x3d, 0x17, 0xdf, 0x84, 0x64, 0x43, 0x20, 0x52, 0x11, 0x22, 0x95,
+	0x18, 0x15, 0x62, 0x77, 0x00, 0x53, 0xe2, 0x4f, 0x89, 0x6f, 0x58, 0x9e, 0x7b, 0xe0, 0x0c, 0x02,
+	0xd1, 0xaa, 0x10, 0x95, 0x03, 0xa6, 0x25, 0x08, 0x21, 0xbd, 0x0e, 0x60, 0xf9, 0xc4, 0x64, 0xc4,
+	0x36, 0x4c, 0xa6, 0xd4, 0x02, 0x9d, 0x21, 0xd2, 0x14, 0x26, 0x1d, 0x4d, 0xec, 0x88, 0x96, 0x03,
+	0x3a, 0x44, 0x9a, 0x0c, 0x5f, 0x83, 0xa2, 0x4f, 0xa6, 0x8e, 0x88, 0xf5, 0x45, 0x91, 0xfa, 0x78,
+	0xad, 0x3e, 0x87, 0x9a, 0x4e, 0x06, 0x0e, 0x65, 0xc4, 0xd7, 0xc9, 0x37, 0x47, 0x84, 0xb2, 0xb8,
+	0x26, 0xd0, 0xdb, 0x6b, 0x42, 0x9a, 0xaf, 0x89, 0x35, 0x28, 0x84, 0xb1, 0x0f, 0x0a, 0x26, 0x5c,
+	0x71, 0xdb, 0xfc, 0xe0, 0x60, 0xc3, 0xb1, 0xc3, 0x92, 0x29, 0x85, 0x48, 0xc7, 0x56, 0xbf, 0x47,
+	0x20, 0x27, 0x06, 0xd0, 0x89, 0xe7, 0x52, 0x82, 0x3f, 0x86, 0x52, 0x5c, 0x40, 0xc2, 0x8c, 0xf2,
+	0xa6, 0xf2, 0xb6, 0x92, 0xd2, 0x13, 0x51, 0x5e, 0x53, 0x63, 0x42, 0xa9, 0x39, 0x88, 0x0a, 0x3a,
+	0x5a, 0xe2, 0xeb, 0x50, 0x72, 0xc9, 0x31, 0x33, 0x28, 0x23, 0x93, 0xd0, 0xc0, 0x22, 0x07, 0x7a,
+	0x8c, 0x4c, 0xd4, 0x9f, 0x11, 0xd4, 0x9a, 0x16, 0x73, 0xa6, 0x26, 0x23, 0x51, 0x10, 0xfe, 0x0d,
+	0x2b, 0xf1, 0xb9, 0x46, 0xdc, 0x32, 0xe5, 0x18, 0xeb, 0xd8, 0xf8, 0x3f, 0x90, 0xb4, 0x9a, 0x28,
+	0xd6, 0x40, 0x67, 0xb2, 0x8f, 0x57, 0xec, 0xff, 0xe0, 0x22, 0x39, 0x9e, 0x10, 0x8b, 0xe7, 0x26,
+	0x4e, 0x42, 0x4e, 0x1c, 0x26, 0x47, 0x84, 0x1e, 0xe2, 0x7f, 0x17, 0x2b, 0x1b, 0xe4, 0xc4, 0xcc,
+	0x0f, 0x15, 0x2a, 0xf5, 0x3b, 0x28, 0x3f, 0x72, 0x28, 0x8b, 0x02, 0x11, 0x75, 0x36, 0x5a, 0xb8,
+	0xb3, 0xaf, 0x43, 0x69, 0x62, 0x0e, 0x88, 0x41, 0x9d, 0x67, 0xc1, 0xe1, 0x15, 0xbd, 0xc8, 0x81,
+	0x9e, 0xf3, 0x8c, 0x70, 0x17, 0x05, 0xc9, 0xbc, 0x43, 0x12, 0xcd, 0x16, 0x21, 0xde, 0xe7, 0x80,
+	0xfa, 0x03, 0x82, 0x95, 0x40, 0x7b, 0xe8, 0xdf, 0x27, 0x00, 0x89, 0x46, 0x05, 0x35, 0x72, 0x67,
+	0x3a, 0x38, 0x23, 0x8b, 0xff, 0x0b, 0x35, 0x91, 0xf2, 0x19, 0x75, 0x81, 0xa7, 0x15, 0x0e, 0xef,
+	0x47, 0x2a, 0x53, 0xdd, 0x91, 0xcb, 0x74, 0xc7, 0x3d, 0x80, 0x2d, 0xc2, 0x16, 0xaf, 0x09, 0x55,
+	0x83, 0xb2, 0xd8, 0xf0, 0x7e, 0xd9, 0x51, 0x7f, 0x41, 0x50, 0xed, 0x11, 0x26, 0x82, 0xba, 0x78,
+	0x41, 0x46, 0xa9, 0x92, 0x16, 0x4e, 0xd5, 0x3f, 0x59, 0x9d, 0x1d, 0xa8, 0xc5, 0x26, 0xbf, 0xa7,
+	0xfb, 0xcf, 0xa1, 0xd2, 0x26, 0x23, 0x72, 0xae, 0x6e, 0x7c, 0xa3, 0x2b, 0xd2, 0x42, 0xae, 0xe4,
+	0xb2, 0xae, 0xec, 0x42, 0x35, 0xd2, 0x1f, 0x7a, 0xb2, 0x80, 0x01, 0x6f, 0xef, 0xa8, 0x07, 0x50,
+	0xdd, 0x22, 0x8c, 0xdf, 0x52, 0xe7, 0xa8, 0xa4, 0x6d, 0xa8, 0xc5, 0x9b, 0x52, 0x46, 0x30, 0xe2,
+	0x32, 0x83, 0x9d, 0x4c, 0xa2, 0x01, 0x5d, 0x0e, 0xb1, 0xfe, 0xc9, 0x84, 0xf0, 0xd9, 0x6d, 0x9b,
+	0xcc, 0x14, 0x16, 0xac, 0xe8, 0xe2, 0x5b, 0xf5, 0xa0, 0xd2, 0x12, 0x57, 0x45, 0xa4, 0x7d, 0x6e,
+	0x70, 0xa1, 0x37, 0x0c, 0xae, 0x64, 0x9e, 0x4b, 0x67, 0xcc, 0xf3, 0x6c, 0xe8, 0x3e, 0x95, 0x14,
+	0xa4, 0x1e, 0x40, 0x35, 0x52, 0xf8, 0xa1, 0xa6, 0x94, 0xd0, 0xf3, 0x2b, 0x82, 0x95, 0x2f, 0x4c,
+	0x66, 0x0d, 0x23, 0xc7, 0x6e, 0x42, 0x95, 0x32, 0xd3, 0x67, 0x49, 0x01, 0x04, 0x81, 0xad, 0x08,
+	0x34, 0xce, 0xfe, 0xf9, 0xfb, 0x24, 0x9b, 0xaf, 0xdc, 0x7c, 0xfa, 0x37, 0x61, 0xd5, 0x71, 0xad,
+	0xd1, 0x91, 0x4d, 0x0c, 0xc7, 0x75, 0x98, 0x63, 0x8e, 0x0c, 0xca, 0x4c, 0x46, 0x44, 0xa3, 0x14,
+	0xf5, 0x4b, 0x21, 0xd9, 0x09, 0xb8, 0x1e, 0xa7, 0x78, 0x9b, 0x83, 0x70, 0x40, 0x9b, 0x12, 0x37,
+	0x7d, 0x4f, 0xa3, 0xf4, 0x24, 0xc2, 0x77, 0x20, 0x7f, 0xe8, 0xb8, 0x76, 0x68, 0x73, 0x36, 0x78,
+	0x62, 0xff, 0x8e, 0xe3, 0xda, 0xba, 0x90, 0x5a, 0xc4, 0xde, 0x54, 0x4a, 0xf2, 0x8b, 0xf7, 0xe6,
+	0x4b, 0x04, 0x98, 0x4f, 0xe8, 0xd6, 0xd0, 0x74, 0x07, 0x84, 0x9e, 0x33, 0xf4, 0xeb, 0x00, 0x63,
+	0xf3, 0xd8, 0x20, 0xdc, 0x5e, 0x1a, 0x5e, 0x0e, 0xa5, 0xb1, 0x79, 0x2c, 0x1c, 0xa0, 0xf8, 0x0a,
+	0x2c, 0x7f, 0x6b, 0x3a, 0xcc, 0x18, 0x53, 0x61, 0x72, 0x45, 0x2f, 0xf0, 0xe5, 0x2e, 0x8d, 0x53,
+	0x96, 0x7f, 0xe7, 0x94, 0x2d, 0xcd, 0xb7, 0xd8, 0x18, 0x2e, 0xa5, 0x3c, 0x09, 0x8b, 0xf5, 0x3e,
+	0x14, 0x42, 0xfb, 0x82, 0xeb, 0xe6, 0x6a, 0x46, 0x5b, 0x92, 0x31, 0x3d, 0x14, 0xe4, 0x1d, 0x25,
+	0xee, 0x9a, 0xcc, 0xe0, 0x59, 0xe1, 0x60, 0xe4, 0xbb, 0xfa, 0x25, 0x14, 0x5a, 0xe6, 0x68, 0x44,
+	0x7c, 0xf1, 0x7e, 0x0e, 0xbb, 0xbe, 0xa2, 0xf3, 0x4f, 0x8e, 0x0c, 0x1c, 0x3b, 0x0c, 0x08, 0xff,
+	0xe4, 0xc8, 0x24, 0xcc, 0xdc, 0x92, 0xce, 0x3f, 0x79, 0x33, 0x4c, 0x7c, 0xcf, 0x22, 0x94, 0x86,
+	0xc3, 0x37, 0x5a, 0xaa, 0x7f, 0x4a, 0x50, 0xd9, 0x76, 0x28, 0xf3, 0xfc, 0x13, 0x9d, 0x58, 0x9e,
+	0x6f, 0x9f, 0x59, 0x4a, 0x37, 0xa0, 0xec, 0x0b, 0xa9, 0xe0, 0xb9, 0x18, 0x34, 0x16, 0x44, 0x50,
+	0x93, 0xf1, 0xd6, 0x1f, 0x13, 0x36, 0xf4, 0xa2, 0xf6, 0x0e, 0x57, 0x71, 0x0d, 0xe6, 0xdf, 0xa9,
+	0x06, 0xe7, 0x13, 0xc0, 0x8b, 0x26, 0x11, 0x11, 0x6f, 0xce, 0xe0, 0xa7, 0x40, 0x32, 0x9e, 0xba,
+	0xfc, 0xf1, 0xf9, 0x7f, 0x28, 0x58, 0x22, 0x70, 0xe2, 0xe7, 0x40, 0x79, 0x73, 0x35, 0x9b, 0x7e,
+	0x41, 0xea, 0xa1, 0x50, 0xba, 0xb2, 0x8b, 0x8b, 0x0f, 0x9b, 0xf4, 0x64, 0x2b, 0x65, 0x26, 0x1b,
+	0x1f, 0xad, 0x43, 0x93, 0x0e, 0xc5, 0x4f, 0x87, 0x15, 0x5d, 0x7c, 0xab, 0x3f, 0x22, 0xb8, 0xb8,
+	0x45, 0x58, 0x1c, 0xfb, 0x85, 0x6f, 0xab, 0xf9, 0x76, 0x91, 0xde, 0xd4, 0x2e, 0xa9, 0xa7, 0x54,
+	0xee, 0xcc, 0xa7, 0x54, 0x3e, 0xfb, 0x94, 0x62, 0x80, 0x67, 0x4d, 0x8b, 0x27, 0xf1, 0x72, 0x90,
+	0xe9, 0xa8, 0xba, 0xb3, 0xbd, 0x94, 0xaa, 0x23, 0x3d, 0x12, 0x5e, 0xf4, 0x35, 0xa5, 0xae, 0xc1,
+	0xe5, 0x27, 0xc4, 0x77, 0x0e, 0x4e, 0xd2, 0x31, 0x51, 0x5f, 0x21, 0x58, 0xcd, 0x10, 0xa1, 0x45,
+	0x55, 0x90, 0xbc, 0x43, 0x11, 0xa3, 0xa2, 0x2e, 0x79, 0x87, 0xbc, 0xcc, 0x23, 0x0b, 0x83, 0x98,
+	0xc4, 0x36, 0xdc, 0x01, 0x7c, 0xe0, 0xf8, 0x94, 0x19, 0x4f, 0xcd, 0xf9, 0xe7, 0x8a, 0x60, 0x1e,
+	0x9a, 0xc9, 0x1d, 0x3f, 0x73, 0x77, 0xe4, 0xd3, 0x3f, 0x06, 0x6e, 0x41, 0xcd, 0x1b, 0xd9, 0x3c,
+	0xcf, 0xf1, 0x21, 0x41, 0x71, 0x56, 0x03, 0x38, 0x3e, 0xe2, 0x16, 0xd4, 0xc4, 0x2f, 0xb6, 0x19,
+	0xc1, 0x42, 0x20, 0x18, 0xc0, 0x91, 0xe0, 0xed, 0x17, 0x08, 0x2a, 0xa9, 0x21, 0x84, 0xeb, 0x70,
+	0xad, 0xb5, 0xd7, 0xed, 0x6a, 0xad, 0xfe, 0x9e, 0x6e, 0xec, 0xee, 0xb5, 0x35, 0xe3, 0x71, 0xb7,
+	0xb7, 0xaf, 0xb5, 0x3a, 0x9f, 0x75, 0xb4, 0xb6, 0x7c, 0x01, 0x5f, 0x81, 0x4b, 0x19, 0xbe, 0xf7,
+	0x55, 0xb7, 0x25, 0x23, 0x7c, 0x15, 0x56, 0x33, 0x44, 0xb3, 0xd5, 0xef, 0x3c, 0xd1, 0x64, 0x09,
+	0x5f, 0x87, 0x2b, 0x19, 0xaa, 0xad, 0x85, 0x64, 0xee, 0xf6, 0x2b, 0x04, 0xa5, 0xb8, 0x05, 0xf1,
+	0x35, 0x58, 0xd3, 0x9e, 0x68, 0xdd, 0xbe, 0xb1, 0xd3, 0xe9, 0xb6, 0xe7, 0x55, 0xcf, 0x70, 0xbd,
+	0x6e, 0x73, 0xbf, 0xb7, 0xbd, 0xd7, 0x97, 0x51, 0x86, 0x78, 0xb8, 0xb7, 0xb7, 0xb3, 0xdb, 0xd4,
+	0x77, 0x64, 0x89, 0xdb, 0x34, 0x43, 0xe8, 0xda, 0x56, 0xa7, 0xd7, 0xd7, 0x74, 0xad, 0x2d, 0xe7,
+	0xb0, 0x02, 0x97, 0x67, 0x28, 0x61, 0x4d, 0xb3, 0xaf, 0xb5, 0xe5, 0x3c, 0xb7, 0x76, 0x86, 0x11,
+	0xe6, 0xb6, 0xb6, 0x9b, 0xdd, 0x2d, 0xad, 0x2d, 0x2f, 0xe1, 0x35, 0xc0, 0xb3, 0xf6, 0xed, 0xb7,
+	0xc5, 0xa6, 0x42, 0x06, 0x6f, 0x6b, 0x8f, 0x34, 0x8e, 0x2f, 0x3f, 0x54, 0x5e, 0xbe, 0xae, 0x5f,
+	0xf8, 0xfd, 0x75, 0xfd, 0xc2, 0x8b, 0xd3, 0x3a, 0x7a, 0x79, 0x5a, 0x47, 0xbf, 0x9d, 0xd6, 0xd1,
+	0x1f, 0xa7, 0x75, 0xf4, 0xb4, 0x20, 0xfe, 0xf5, 0x78, 0xf0, 0x57, 0x00, 0x00, 0x00, 0xff, 0xff,
+	0x09, 0x2e, 0x70, 0x08, 0x17, 0x11, 0x00, 0x00,
 }
 
 func (m *Connector) Marshal() (dAtA []byte, err error) {
@@ -1040,6 +1599,13 @@ func (m *RegisterRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 		i -= len(m.XXX_unrecognized)
 		copy(dAtA[i:], m.XXX_unrecognized)
 	}
+	if len(m.RequestId) > 0 {
+		i -= len(m.RequestId)
+		copy(dAtA[i:], m.RequestId)
+		i = encodeVarintConnectors(dAtA, i, uint64(len(m.RequestId)))
+		i--
+		dAtA[i] = 0x22
+	}
 	if len(m.Secret) > 0 {
 		i -= len(m.Secret)
 		copy(dAtA[i:], m.Secret)
@@ -1140,6 +1706,18 @@ func (m *ActivateRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	if m.XXX_unrecognized != nil {
 		i -= len(m.XXX_unrecognized)
 		copy(dAtA[i:], m.XXX_unrecognized)
+	}
+	if len(m.RequestId) > 0 {
+		i -= len(m.RequestId)
+		copy(dAtA[i:], m.RequestId)
+		i = encodeVarintConnectors(dAtA, i, uint64(len(m.RequestId)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if m.ExpectedRevision != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.ExpectedRevision))
+		i--
+		dAtA[i] = 0x18
 	}
 	if len(m.ConnectorUrl) > 0 {
 		i -= len(m.ConnectorUrl)
@@ -1394,6 +1972,18 @@ func (m *SetModeRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 		i -= len(m.XXX_unrecognized)
 		copy(dAtA[i:], m.XXX_unrecognized)
 	}
+	if len(m.RequestId) > 0 {
+		i -= len(m.RequestId)
+		copy(dAtA[i:], m.RequestId)
+		i = encodeVarintConnectors(dAtA, i, uint64(len(m.RequestId)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if m.ExpectedRevision != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.ExpectedRevision))
+		i--
+		dAtA[i] = 0x18
+	}
 	if m.Mode != 0 {
 		i = encodeVarintConnectors(dAtA, i, uint64(m.Mode))
 		i--
@@ -1469,6 +2059,18 @@ func (m *DeleteRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	if m.XXX_unrecognized != nil {
 		i -= len(m.XXX_unrecognized)
 		copy(dAtA[i:], m.XXX_unrecognized)
+	}
+	if len(m.RequestId) > 0 {
+		i -= len(m.RequestId)
+		copy(dAtA[i:], m.RequestId)
+		i = encodeVarintConnectors(dAtA, i, uint64(len(m.RequestId)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if m.ExpectedRevision != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.ExpectedRevision))
+		i--
+		dAtA[i] = 0x10
 	}
 	if m.ConnectorId != 0 {
 		i = encodeVarintConnectors(dAtA, i, uint64(m.ConnectorId))
@@ -1614,6 +2216,13 @@ func (m *CreateRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 		i -= len(m.XXX_unrecognized)
 		copy(dAtA[i:], m.XXX_unrecognized)
 	}
+	if len(m.RequestId) > 0 {
+		i -= len(m.RequestId)
+		copy(dAtA[i:], m.RequestId)
+		i = encodeVarintConnectors(dAtA, i, uint64(len(m.RequestId)))
+		i--
+		dAtA[i] = 0x1a
+	}
 	if len(m.Secret) > 0 {
 		i -= len(m.Secret)
 		copy(dAtA[i:], m.Secret)
@@ -1673,6 +2282,548 @@ func (m *CreateResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 		}
 		i--
 		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *WatchRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *WatchRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *WatchRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.XXX_unrecognized != nil {
+		i -= len(m.XXX_unrecognized)
+		copy(dAtA[i:], m.XXX_unrecognized)
+	}
+	if m.IncludeInitialState {
+		i--
+		if m.IncludeInitialState {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x20
+	}
+	if m.ConnectorId != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.ConnectorId))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.Mode != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.Mode))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.StartRevision != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.StartRevision))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *WatchEvent) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *WatchEvent) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *WatchEvent) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.XXX_unrecognized != nil {
+		i -= len(m.XXX_unrecognized)
+		copy(dAtA[i:], m.XXX_unrecognized)
+	}
+	if m.Connector != nil {
+		{
+			size, err := m.Connector.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintConnectors(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x22
+	}
+	if m.ConnectorId != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.ConnectorId))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.Kind != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.Kind))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.Revision != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.Revision))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *ListChangesRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *ListChangesRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *ListChangesRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.XXX_unrecognized != nil {
+		i -= len(m.XXX_unrecognized)
+		copy(dAtA[i:], m.XXX_unrecognized)
+	}
+	if m.ConnectorId != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.ConnectorId))
+		i--
+		dAtA[i] = 0x28
+	}
+	if m.Mode != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.Mode))
+		i--
+		dAtA[i] = 0x20
+	}
+	if m.WaitMs != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.WaitMs))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.MaxEvents != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.MaxEvents))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.StartRevision != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.StartRevision))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *ListChangesResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *ListChangesResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *ListChangesResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.XXX_unrecognized != nil {
+		i -= len(m.XXX_unrecognized)
+		copy(dAtA[i:], m.XXX_unrecognized)
+	}
+	if m.NextRevision != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.NextRevision))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Events) > 0 {
+		for iNdEx := len(m.Events) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Events[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintConnectors(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Caller) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Caller) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Caller) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.XXX_unrecognized != nil {
+		i -= len(m.XXX_unrecognized)
+		copy(dAtA[i:], m.XXX_unrecognized)
+	}
+	if len(m.Process) > 0 {
+		i -= len(m.Process)
+		copy(dAtA[i:], m.Process)
+		i = encodeVarintConnectors(dAtA, i, uint64(len(m.Process)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if m.Pid != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.Pid))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.Gid != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.Gid))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.Uid != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.Uid))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *HistoryRecord) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *HistoryRecord) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *HistoryRecord) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.XXX_unrecognized != nil {
+		i -= len(m.XXX_unrecognized)
+		copy(dAtA[i:], m.XXX_unrecognized)
+	}
+	if len(m.Hash) > 0 {
+		i -= len(m.Hash)
+		copy(dAtA[i:], m.Hash)
+		i = encodeVarintConnectors(dAtA, i, uint64(len(m.Hash)))
+		i--
+		dAtA[i] = 0x52
+	}
+	if len(m.RequestId) > 0 {
+		i -= len(m.RequestId)
+		copy(dAtA[i:], m.RequestId)
+		i = encodeVarintConnectors(dAtA, i, uint64(len(m.RequestId)))
+		i--
+		dAtA[i] = 0x4a
+	}
+	if m.Connector != nil {
+		{
+			size, err := m.Connector.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintConnectors(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x42
+	}
+	if m.Caller != nil {
+		{
+			size, err := m.Caller.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintConnectors(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x3a
+	}
+	if len(m.ConnectorName) > 0 {
+		i -= len(m.ConnectorName)
+		copy(dAtA[i:], m.ConnectorName)
+		i = encodeVarintConnectors(dAtA, i, uint64(len(m.ConnectorName)))
+		i--
+		dAtA[i] = 0x32
+	}
+	if m.ConnectorId != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.ConnectorId))
+		i--
+		dAtA[i] = 0x28
+	}
+	if m.Kind != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.Kind))
+		i--
+		dAtA[i] = 0x20
+	}
+	if len(m.Method) > 0 {
+		i -= len(m.Method)
+		copy(dAtA[i:], m.Method)
+		i = encodeVarintConnectors(dAtA, i, uint64(len(m.Method)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.RecordedAt) > 0 {
+		i -= len(m.RecordedAt)
+		copy(dAtA[i:], m.RecordedAt)
+		i = encodeVarintConnectors(dAtA, i, uint64(len(m.RecordedAt)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.Revision != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.Revision))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *GetHistoryRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *GetHistoryRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *GetHistoryRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.XXX_unrecognized != nil {
+		i -= len(m.XXX_unrecognized)
+		copy(dAtA[i:], m.XXX_unrecognized)
+	}
+	if len(m.PageToken) > 0 {
+		i -= len(m.PageToken)
+		copy(dAtA[i:], m.PageToken)
+		i = encodeVarintConnectors(dAtA, i, uint64(len(m.PageToken)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if m.PageSize != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.PageSize))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.StartRevision != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.StartRevision))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.ConnectorId != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.ConnectorId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *GetHistoryResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *GetHistoryResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *GetHistoryResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.XXX_unrecognized != nil {
+		i -= len(m.XXX_unrecognized)
+		copy(dAtA[i:], m.XXX_unrecognized)
+	}
+	if len(m.NextPageToken) > 0 {
+		i -= len(m.NextPageToken)
+		copy(dAtA[i:], m.NextPageToken)
+		i = encodeVarintConnectors(dAtA, i, uint64(len(m.NextPageToken)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Records) > 0 {
+		for iNdEx := len(m.Records) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Records[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintConnectors(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *VerifyHistoryRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *VerifyHistoryRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *VerifyHistoryRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.XXX_unrecognized != nil {
+		i -= len(m.XXX_unrecognized)
+		copy(dAtA[i:], m.XXX_unrecognized)
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *VerifyHistoryResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *VerifyHistoryResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *VerifyHistoryResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.XXX_unrecognized != nil {
+		i -= len(m.XXX_unrecognized)
+		copy(dAtA[i:], m.XXX_unrecognized)
+	}
+	if m.LatestRevision != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.LatestRevision))
+		i--
+		dAtA[i] = 0x30
+	}
+	if m.OldestRevision != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.OldestRevision))
+		i--
+		dAtA[i] = 0x28
+	}
+	if len(m.Message) > 0 {
+		i -= len(m.Message)
+		copy(dAtA[i:], m.Message)
+		i = encodeVarintConnectors(dAtA, i, uint64(len(m.Message)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if m.FirstBadRevision != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.FirstBadRevision))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.Records != 0 {
+		i = encodeVarintConnectors(dAtA, i, uint64(m.Records))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.Ok {
+		i--
+		if m.Ok {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x8
 	}
 	return len(dAtA) - i, nil
 }
@@ -1779,6 +2930,10 @@ func (m *RegisterRequest) Size() (n int) {
 	if l > 0 {
 		n += 1 + l + sovConnectors(uint64(l))
 	}
+	l = len(m.RequestId)
+	if l > 0 {
+		n += 1 + l + sovConnectors(uint64(l))
+	}
 	if m.XXX_unrecognized != nil {
 		n += len(m.XXX_unrecognized)
 	}
@@ -1819,6 +2974,13 @@ func (m *ActivateRequest) Size() (n int) {
 		n += 1 + sovConnectors(uint64(m.ConnectorId))
 	}
 	l = len(m.ConnectorUrl)
+	if l > 0 {
+		n += 1 + l + sovConnectors(uint64(l))
+	}
+	if m.ExpectedRevision != 0 {
+		n += 1 + sovConnectors(uint64(m.ExpectedRevision))
+	}
+	l = len(m.RequestId)
 	if l > 0 {
 		n += 1 + l + sovConnectors(uint64(l))
 	}
@@ -1938,6 +3100,13 @@ func (m *SetModeRequest) Size() (n int) {
 	if m.Mode != 0 {
 		n += 1 + sovConnectors(uint64(m.Mode))
 	}
+	if m.ExpectedRevision != 0 {
+		n += 1 + sovConnectors(uint64(m.ExpectedRevision))
+	}
+	l = len(m.RequestId)
+	if l > 0 {
+		n += 1 + l + sovConnectors(uint64(l))
+	}
 	if m.XXX_unrecognized != nil {
 		n += len(m.XXX_unrecognized)
 	}
@@ -1968,6 +3137,13 @@ func (m *DeleteRequest) Size() (n int) {
 	_ = l
 	if m.ConnectorId != 0 {
 		n += 1 + sovConnectors(uint64(m.ConnectorId))
+	}
+	if m.ExpectedRevision != 0 {
+		n += 1 + sovConnectors(uint64(m.ExpectedRevision))
+	}
+	l = len(m.RequestId)
+	if l > 0 {
+		n += 1 + l + sovConnectors(uint64(l))
 	}
 	if m.XXX_unrecognized != nil {
 		n += len(m.XXX_unrecognized)
@@ -2043,6 +3219,10 @@ func (m *CreateRequest) Size() (n int) {
 	if l > 0 {
 		n += 1 + l + sovConnectors(uint64(l))
 	}
+	l = len(m.RequestId)
+	if l > 0 {
+		n += 1 + l + sovConnectors(uint64(l))
+	}
 	if m.XXX_unrecognized != nil {
 		n += len(m.XXX_unrecognized)
 	}
@@ -2062,6 +3242,267 @@ func (m *CreateResponse) Size() (n int) {
 	l = len(m.Message)
 	if l > 0 {
 		n += 1 + l + sovConnectors(uint64(l))
+	}
+	if m.XXX_unrecognized != nil {
+		n += len(m.XXX_unrecognized)
+	}
+	return n
+}
+
+func (m *WatchRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.StartRevision != 0 {
+		n += 1 + sovConnectors(uint64(m.StartRevision))
+	}
+	if m.Mode != 0 {
+		n += 1 + sovConnectors(uint64(m.Mode))
+	}
+	if m.ConnectorId != 0 {
+		n += 1 + sovConnectors(uint64(m.ConnectorId))
+	}
+	if m.IncludeInitialState {
+		n += 2
+	}
+	if m.XXX_unrecognized != nil {
+		n += len(m.XXX_unrecognized)
+	}
+	return n
+}
+
+func (m *WatchEvent) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Revision != 0 {
+		n += 1 + sovConnectors(uint64(m.Revision))
+	}
+	if m.Kind != 0 {
+		n += 1 + sovConnectors(uint64(m.Kind))
+	}
+	if m.ConnectorId != 0 {
+		n += 1 + sovConnectors(uint64(m.ConnectorId))
+	}
+	if m.Connector != nil {
+		l = m.Connector.Size()
+		n += 1 + l + sovConnectors(uint64(l))
+	}
+	if m.XXX_unrecognized != nil {
+		n += len(m.XXX_unrecognized)
+	}
+	return n
+}
+
+func (m *ListChangesRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.StartRevision != 0 {
+		n += 1 + sovConnectors(uint64(m.StartRevision))
+	}
+	if m.MaxEvents != 0 {
+		n += 1 + sovConnectors(uint64(m.MaxEvents))
+	}
+	if m.WaitMs != 0 {
+		n += 1 + sovConnectors(uint64(m.WaitMs))
+	}
+	if m.Mode != 0 {
+		n += 1 + sovConnectors(uint64(m.Mode))
+	}
+	if m.ConnectorId != 0 {
+		n += 1 + sovConnectors(uint64(m.ConnectorId))
+	}
+	if m.XXX_unrecognized != nil {
+		n += len(m.XXX_unrecognized)
+	}
+	return n
+}
+
+func (m *ListChangesResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Events) > 0 {
+		for _, e := range m.Events {
+			l = e.Size()
+			n += 1 + l + sovConnectors(uint64(l))
+		}
+	}
+	if m.NextRevision != 0 {
+		n += 1 + sovConnectors(uint64(m.NextRevision))
+	}
+	if m.XXX_unrecognized != nil {
+		n += len(m.XXX_unrecognized)
+	}
+	return n
+}
+
+func (m *Caller) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Uid != 0 {
+		n += 1 + sovConnectors(uint64(m.Uid))
+	}
+	if m.Gid != 0 {
+		n += 1 + sovConnectors(uint64(m.Gid))
+	}
+	if m.Pid != 0 {
+		n += 1 + sovConnectors(uint64(m.Pid))
+	}
+	l = len(m.Process)
+	if l > 0 {
+		n += 1 + l + sovConnectors(uint64(l))
+	}
+	if m.XXX_unrecognized != nil {
+		n += len(m.XXX_unrecognized)
+	}
+	return n
+}
+
+func (m *HistoryRecord) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Revision != 0 {
+		n += 1 + sovConnectors(uint64(m.Revision))
+	}
+	l = len(m.RecordedAt)
+	if l > 0 {
+		n += 1 + l + sovConnectors(uint64(l))
+	}
+	l = len(m.Method)
+	if l > 0 {
+		n += 1 + l + sovConnectors(uint64(l))
+	}
+	if m.Kind != 0 {
+		n += 1 + sovConnectors(uint64(m.Kind))
+	}
+	if m.ConnectorId != 0 {
+		n += 1 + sovConnectors(uint64(m.ConnectorId))
+	}
+	l = len(m.ConnectorName)
+	if l > 0 {
+		n += 1 + l + sovConnectors(uint64(l))
+	}
+	if m.Caller != nil {
+		l = m.Caller.Size()
+		n += 1 + l + sovConnectors(uint64(l))
+	}
+	if m.Connector != nil {
+		l = m.Connector.Size()
+		n += 1 + l + sovConnectors(uint64(l))
+	}
+	l = len(m.RequestId)
+	if l > 0 {
+		n += 1 + l + sovConnectors(uint64(l))
+	}
+	l = len(m.Hash)
+	if l > 0 {
+		n += 1 + l + sovConnectors(uint64(l))
+	}
+	if m.XXX_unrecognized != nil {
+		n += len(m.XXX_unrecognized)
+	}
+	return n
+}
+
+func (m *GetHistoryRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.ConnectorId != 0 {
+		n += 1 + sovConnectors(uint64(m.ConnectorId))
+	}
+	if m.StartRevision != 0 {
+		n += 1 + sovConnectors(uint64(m.StartRevision))
+	}
+	if m.PageSize != 0 {
+		n += 1 + sovConnectors(uint64(m.PageSize))
+	}
+	l = len(m.PageToken)
+	if l > 0 {
+		n += 1 + l + sovConnectors(uint64(l))
+	}
+	if m.XXX_unrecognized != nil {
+		n += len(m.XXX_unrecognized)
+	}
+	return n
+}
+
+func (m *GetHistoryResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Records) > 0 {
+		for _, e := range m.Records {
+			l = e.Size()
+			n += 1 + l + sovConnectors(uint64(l))
+		}
+	}
+	l = len(m.NextPageToken)
+	if l > 0 {
+		n += 1 + l + sovConnectors(uint64(l))
+	}
+	if m.XXX_unrecognized != nil {
+		n += len(m.XXX_unrecognized)
+	}
+	return n
+}
+
+func (m *VerifyHistoryRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.XXX_unrecognized != nil {
+		n += len(m.XXX_unrecognized)
+	}
+	return n
+}
+
+func (m *VerifyHistoryResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Ok {
+		n += 2
+	}
+	if m.Records != 0 {
+		n += 1 + sovConnectors(uint64(m.Records))
+	}
+	if m.FirstBadRevision != 0 {
+		n += 1 + sovConnectors(uint64(m.FirstBadRevision))
+	}
+	l = len(m.Message)
+	if l > 0 {
+		n += 1 + l + sovConnectors(uint64(l))
+	}
+	if m.OldestRevision != 0 {
+		n += 1 + sovConnectors(uint64(m.OldestRevision))
+	}
+	if m.LatestRevision != 0 {
+		n += 1 + sovConnectors(uint64(m.LatestRevision))
 	}
 	if m.XXX_unrecognized != nil {
 		n += len(m.XXX_unrecognized)
@@ -2110,6 +3551,7 @@ func (this *RegisterRequest) String() string {
 		`Name:` + fmt.Sprintf("%v", this.Name) + `,`,
 		`Description:` + fmt.Sprintf("%v", this.Description) + `,`,
 		`Secret:` + fmt.Sprintf("%v", this.Secret) + `,`,
+		`RequestId:` + fmt.Sprintf("%v", this.RequestId) + `,`,
 		`XXX_unrecognized:` + fmt.Sprintf("%v", this.XXX_unrecognized) + `,`,
 		`}`,
 	}, "")
@@ -2135,6 +3577,8 @@ func (this *ActivateRequest) String() string {
 	s := strings.Join([]string{`&ActivateRequest{`,
 		`ConnectorId:` + fmt.Sprintf("%v", this.ConnectorId) + `,`,
 		`ConnectorUrl:` + fmt.Sprintf("%v", this.ConnectorUrl) + `,`,
+		`ExpectedRevision:` + fmt.Sprintf("%v", this.ExpectedRevision) + `,`,
+		`RequestId:` + fmt.Sprintf("%v", this.RequestId) + `,`,
 		`XXX_unrecognized:` + fmt.Sprintf("%v", this.XXX_unrecognized) + `,`,
 		`}`,
 	}, "")
@@ -2212,6 +3656,8 @@ func (this *SetModeRequest) String() string {
 	s := strings.Join([]string{`&SetModeRequest{`,
 		`ConnectorId:` + fmt.Sprintf("%v", this.ConnectorId) + `,`,
 		`Mode:` + fmt.Sprintf("%v", this.Mode) + `,`,
+		`ExpectedRevision:` + fmt.Sprintf("%v", this.ExpectedRevision) + `,`,
+		`RequestId:` + fmt.Sprintf("%v", this.RequestId) + `,`,
 		`XXX_unrecognized:` + fmt.Sprintf("%v", this.XXX_unrecognized) + `,`,
 		`}`,
 	}, "")
@@ -2234,6 +3680,8 @@ func (this *DeleteRequest) String() string {
 	}
 	s := strings.Join([]string{`&DeleteRequest{`,
 		`ConnectorId:` + fmt.Sprintf("%v", this.ConnectorId) + `,`,
+		`ExpectedRevision:` + fmt.Sprintf("%v", this.ExpectedRevision) + `,`,
+		`RequestId:` + fmt.Sprintf("%v", this.RequestId) + `,`,
 		`XXX_unrecognized:` + fmt.Sprintf("%v", this.XXX_unrecognized) + `,`,
 		`}`,
 	}, "")
@@ -2281,6 +3729,7 @@ func (this *CreateRequest) String() string {
 	s := strings.Join([]string{`&CreateRequest{`,
 		`ConnectorUrl:` + fmt.Sprintf("%v", this.ConnectorUrl) + `,`,
 		`Secret:` + fmt.Sprintf("%v", this.Secret) + `,`,
+		`RequestId:` + fmt.Sprintf("%v", this.RequestId) + `,`,
 		`XXX_unrecognized:` + fmt.Sprintf("%v", this.XXX_unrecognized) + `,`,
 		`}`,
 	}, "")
@@ -2293,6 +3742,157 @@ func (this *CreateResponse) String() string {
 	s := strings.Join([]string{`&CreateResponse{`,
 		`Connector:` + strings.Replace(this.Connector.String(), "Connector", "Connector", 1) + `,`,
 		`Message:` + fmt.Sprintf("%v", this.Message) + `,`,
+		`XXX_unrecognized:` + fmt.Sprintf("%v", this.XXX_unrecognized) + `,`,
+		`}`,
+	}, "")
+	return s
+}
+func (this *WatchRequest) String() string {
+	if this == nil {
+		return "nil"
+	}
+	s := strings.Join([]string{`&WatchRequest{`,
+		`StartRevision:` + fmt.Sprintf("%v", this.StartRevision) + `,`,
+		`Mode:` + fmt.Sprintf("%v", this.Mode) + `,`,
+		`ConnectorId:` + fmt.Sprintf("%v", this.ConnectorId) + `,`,
+		`IncludeInitialState:` + fmt.Sprintf("%v", this.IncludeInitialState) + `,`,
+		`XXX_unrecognized:` + fmt.Sprintf("%v", this.XXX_unrecognized) + `,`,
+		`}`,
+	}, "")
+	return s
+}
+func (this *WatchEvent) String() string {
+	if this == nil {
+		return "nil"
+	}
+	s := strings.Join([]string{`&WatchEvent{`,
+		`Revision:` + fmt.Sprintf("%v", this.Revision) + `,`,
+		`Kind:` + fmt.Sprintf("%v", this.Kind) + `,`,
+		`ConnectorId:` + fmt.Sprintf("%v", this.ConnectorId) + `,`,
+		`Connector:` + strings.Replace(this.Connector.String(), "Connector", "Connector", 1) + `,`,
+		`XXX_unrecognized:` + fmt.Sprintf("%v", this.XXX_unrecognized) + `,`,
+		`}`,
+	}, "")
+	return s
+}
+func (this *ListChangesRequest) String() string {
+	if this == nil {
+		return "nil"
+	}
+	s := strings.Join([]string{`&ListChangesRequest{`,
+		`StartRevision:` + fmt.Sprintf("%v", this.StartRevision) + `,`,
+		`MaxEvents:` + fmt.Sprintf("%v", this.MaxEvents) + `,`,
+		`WaitMs:` + fmt.Sprintf("%v", this.WaitMs) + `,`,
+		`Mode:` + fmt.Sprintf("%v", this.Mode) + `,`,
+		`ConnectorId:` + fmt.Sprintf("%v", this.ConnectorId) + `,`,
+		`XXX_unrecognized:` + fmt.Sprintf("%v", this.XXX_unrecognized) + `,`,
+		`}`,
+	}, "")
+	return s
+}
+func (this *ListChangesResponse) String() string {
+	if this == nil {
+		return "nil"
+	}
+	repeatedStringForEvents := "[]*WatchEvent{"
+	for _, f := range this.Events {
+		repeatedStringForEvents += strings.Replace(f.String(), "WatchEvent", "WatchEvent", 1) + ","
+	}
+	repeatedStringForEvents += "}"
+	s := strings.Join([]string{`&ListChangesResponse{`,
+		`Events:` + repeatedStringForEvents + `,`,
+		`NextRevision:` + fmt.Sprintf("%v", this.NextRevision) + `,`,
+		`XXX_unrecognized:` + fmt.Sprintf("%v", this.XXX_unrecognized) + `,`,
+		`}`,
+	}, "")
+	return s
+}
+func (this *Caller) String() string {
+	if this == nil {
+		return "nil"
+	}
+	s := strings.Join([]string{`&Caller{`,
+		`Uid:` + fmt.Sprintf("%v", this.Uid) + `,`,
+		`Gid:` + fmt.Sprintf("%v", this.Gid) + `,`,
+		`Pid:` + fmt.Sprintf("%v", this.Pid) + `,`,
+		`Process:` + fmt.Sprintf("%v", this.Process) + `,`,
+		`XXX_unrecognized:` + fmt.Sprintf("%v", this.XXX_unrecognized) + `,`,
+		`}`,
+	}, "")
+	return s
+}
+func (this *HistoryRecord) String() string {
+	if this == nil {
+		return "nil"
+	}
+	s := strings.Join([]string{`&HistoryRecord{`,
+		`Revision:` + fmt.Sprintf("%v", this.Revision) + `,`,
+		`RecordedAt:` + fmt.Sprintf("%v", this.RecordedAt) + `,`,
+		`Method:` + fmt.Sprintf("%v", this.Method) + `,`,
+		`Kind:` + fmt.Sprintf("%v", this.Kind) + `,`,
+		`ConnectorId:` + fmt.Sprintf("%v", this.ConnectorId) + `,`,
+		`ConnectorName:` + fmt.Sprintf("%v", this.ConnectorName) + `,`,
+		`Caller:` + strings.Replace(this.Caller.String(), "Caller", "Caller", 1) + `,`,
+		`Connector:` + strings.Replace(this.Connector.String(), "Connector", "Connector", 1) + `,`,
+		`RequestId:` + fmt.Sprintf("%v", this.RequestId) + `,`,
+		`Hash:` + fmt.Sprintf("%v", this.Hash) + `,`,
+		`XXX_unrecognized:` + fmt.Sprintf("%v", this.XXX_unrecognized) + `,`,
+		`}`,
+	}, "")
+	return s
+}
+func (this *GetHistoryRequest) String() string {
+	if this == nil {
+		return "nil"
+	}
+	s := strings.Join([]string{`&GetHistoryRequest{`,
+		`ConnectorId:` + fmt.Sprintf("%v", this.ConnectorId) + `,`,
+		`StartRevision:` + fmt.Sprintf("%v", this.StartRevision) + `,`,
+		`PageSize:` + fmt.Sprintf("%v", this.PageSize) + `,`,
+		`PageToken:` + fmt.Sprintf("%v", this.PageToken) + `,`,
+		`XXX_unrecognized:` + fmt.Sprintf("%v", this.XXX_unrecognized) + `,`,
+		`}`,
+	}, "")
+	return s
+}
+func (this *GetHistoryResponse) String() string {
+	if this == nil {
+		return "nil"
+	}
+	repeatedStringForRecords := "[]*HistoryRecord{"
+	for _, f := range this.Records {
+		repeatedStringForRecords += strings.Replace(f.String(), "HistoryRecord", "HistoryRecord", 1) + ","
+	}
+	repeatedStringForRecords += "}"
+	s := strings.Join([]string{`&GetHistoryResponse{`,
+		`Records:` + repeatedStringForRecords + `,`,
+		`NextPageToken:` + fmt.Sprintf("%v", this.NextPageToken) + `,`,
+		`XXX_unrecognized:` + fmt.Sprintf("%v", this.XXX_unrecognized) + `,`,
+		`}`,
+	}, "")
+	return s
+}
+func (this *VerifyHistoryRequest) String() string {
+	if this == nil {
+		return "nil"
+	}
+	s := strings.Join([]string{`&VerifyHistoryRequest{`,
+		`XXX_unrecognized:` + fmt.Sprintf("%v", this.XXX_unrecognized) + `,`,
+		`}`,
+	}, "")
+	return s
+}
+func (this *VerifyHistoryResponse) String() string {
+	if this == nil {
+		return "nil"
+	}
+	s := strings.Join([]string{`&VerifyHistoryResponse{`,
+		`Ok:` + fmt.Sprintf("%v", this.Ok) + `,`,
+		`Records:` + fmt.Sprintf("%v", this.Records) + `,`,
+		`FirstBadRevision:` + fmt.Sprintf("%v", this.FirstBadRevision) + `,`,
+		`Message:` + fmt.Sprintf("%v", this.Message) + `,`,
+		`OldestRevision:` + fmt.Sprintf("%v", this.OldestRevision) + `,`,
+		`LatestRevision:` + fmt.Sprintf("%v", this.LatestRevision) + `,`,
 		`XXX_unrecognized:` + fmt.Sprintf("%v", this.XXX_unrecognized) + `,`,
 		`}`,
 	}, "")
@@ -2937,6 +4537,38 @@ func (m *RegisterRequest) Unmarshal(dAtA []byte) error {
 			}
 			m.Secret = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field RequestId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.RequestId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
 			skippy, err := skipConnectors(dAtA[iNdEx:])
@@ -3189,6 +4821,57 @@ func (m *ActivateRequest) Unmarshal(dAtA []byte) error {
 				return io.ErrUnexpectedEOF
 			}
 			m.ConnectorUrl = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ExpectedRevision", wireType)
+			}
+			m.ExpectedRevision = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ExpectedRevision |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field RequestId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.RequestId = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
@@ -3812,6 +5495,57 @@ func (m *SetModeRequest) Unmarshal(dAtA []byte) error {
 					break
 				}
 			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ExpectedRevision", wireType)
+			}
+			m.ExpectedRevision = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ExpectedRevision |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field RequestId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.RequestId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
 			skippy, err := skipConnectors(dAtA[iNdEx:])
@@ -3969,6 +5703,57 @@ func (m *DeleteRequest) Unmarshal(dAtA []byte) error {
 					break
 				}
 			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ExpectedRevision", wireType)
+			}
+			m.ExpectedRevision = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ExpectedRevision |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field RequestId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.RequestId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
 			skippy, err := skipConnectors(dAtA[iNdEx:])
@@ -4373,6 +6158,38 @@ func (m *CreateRequest) Unmarshal(dAtA []byte) error {
 			}
 			m.Secret = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field RequestId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.RequestId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
 			skippy, err := skipConnectors(dAtA[iNdEx:])
@@ -4492,6 +6309,1497 @@ func (m *CreateResponse) Unmarshal(dAtA []byte) error {
 			}
 			m.Message = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipConnectors(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.XXX_unrecognized = append(m.XXX_unrecognized, dAtA[iNdEx:iNdEx+skippy]...)
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *WatchRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowConnectors
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: WatchRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: WatchRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field StartRevision", wireType)
+			}
+			m.StartRevision = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.StartRevision |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Mode", wireType)
+			}
+			m.Mode = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Mode |= ConnectorMode(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ConnectorId", wireType)
+			}
+			m.ConnectorId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ConnectorId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field IncludeInitialState", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.IncludeInitialState = bool(v != 0)
+		default:
+			iNdEx = preIndex
+			skippy, err := skipConnectors(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.XXX_unrecognized = append(m.XXX_unrecognized, dAtA[iNdEx:iNdEx+skippy]...)
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *WatchEvent) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowConnectors
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: WatchEvent: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: WatchEvent: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Revision", wireType)
+			}
+			m.Revision = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Revision |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Kind", wireType)
+			}
+			m.Kind = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Kind |= EventKind(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ConnectorId", wireType)
+			}
+			m.ConnectorId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ConnectorId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Connector", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Connector == nil {
+				m.Connector = &Connector{}
+			}
+			if err := m.Connector.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipConnectors(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.XXX_unrecognized = append(m.XXX_unrecognized, dAtA[iNdEx:iNdEx+skippy]...)
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *ListChangesRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowConnectors
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: ListChangesRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: ListChangesRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field StartRevision", wireType)
+			}
+			m.StartRevision = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.StartRevision |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field MaxEvents", wireType)
+			}
+			m.MaxEvents = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.MaxEvents |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field WaitMs", wireType)
+			}
+			m.WaitMs = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.WaitMs |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Mode", wireType)
+			}
+			m.Mode = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Mode |= ConnectorMode(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ConnectorId", wireType)
+			}
+			m.ConnectorId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ConnectorId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipConnectors(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.XXX_unrecognized = append(m.XXX_unrecognized, dAtA[iNdEx:iNdEx+skippy]...)
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *ListChangesResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowConnectors
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: ListChangesResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: ListChangesResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Events", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Events = append(m.Events, &WatchEvent{})
+			if err := m.Events[len(m.Events)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field NextRevision", wireType)
+			}
+			m.NextRevision = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.NextRevision |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipConnectors(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.XXX_unrecognized = append(m.XXX_unrecognized, dAtA[iNdEx:iNdEx+skippy]...)
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Caller) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowConnectors
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Caller: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Caller: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Uid", wireType)
+			}
+			m.Uid = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Uid |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Gid", wireType)
+			}
+			m.Gid = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Gid |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pid", wireType)
+			}
+			m.Pid = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Pid |= int32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Process", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Process = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipConnectors(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.XXX_unrecognized = append(m.XXX_unrecognized, dAtA[iNdEx:iNdEx+skippy]...)
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *HistoryRecord) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowConnectors
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: HistoryRecord: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: HistoryRecord: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Revision", wireType)
+			}
+			m.Revision = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Revision |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field RecordedAt", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.RecordedAt = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Method", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Method = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Kind", wireType)
+			}
+			m.Kind = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Kind |= EventKind(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ConnectorId", wireType)
+			}
+			m.ConnectorId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ConnectorId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 6:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ConnectorName", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.ConnectorName = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 7:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Caller", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Caller == nil {
+				m.Caller = &Caller{}
+			}
+			if err := m.Caller.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 8:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Connector", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Connector == nil {
+				m.Connector = &Connector{}
+			}
+			if err := m.Connector.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 9:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field RequestId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.RequestId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 10:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Hash", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Hash = append(m.Hash[:0], dAtA[iNdEx:postIndex]...)
+			if m.Hash == nil {
+				m.Hash = []byte{}
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipConnectors(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.XXX_unrecognized = append(m.XXX_unrecognized, dAtA[iNdEx:iNdEx+skippy]...)
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *GetHistoryRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowConnectors
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: GetHistoryRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: GetHistoryRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ConnectorId", wireType)
+			}
+			m.ConnectorId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ConnectorId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field StartRevision", wireType)
+			}
+			m.StartRevision = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.StartRevision |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field PageSize", wireType)
+			}
+			m.PageSize = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.PageSize |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field PageToken", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.PageToken = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipConnectors(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.XXX_unrecognized = append(m.XXX_unrecognized, dAtA[iNdEx:iNdEx+skippy]...)
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *GetHistoryResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowConnectors
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: GetHistoryResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: GetHistoryResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Records", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Records = append(m.Records, &HistoryRecord{})
+			if err := m.Records[len(m.Records)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field NextPageToken", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.NextPageToken = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipConnectors(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.XXX_unrecognized = append(m.XXX_unrecognized, dAtA[iNdEx:iNdEx+skippy]...)
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *VerifyHistoryRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowConnectors
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: VerifyHistoryRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: VerifyHistoryRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipConnectors(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.XXX_unrecognized = append(m.XXX_unrecognized, dAtA[iNdEx:iNdEx+skippy]...)
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *VerifyHistoryResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowConnectors
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: VerifyHistoryResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: VerifyHistoryResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Ok", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Ok = bool(v != 0)
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Records", wireType)
+			}
+			m.Records = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Records |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field FirstBadRevision", wireType)
+			}
+			m.FirstBadRevision = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.FirstBadRevision |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Message", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthConnectors
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Message = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field OldestRevision", wireType)
+			}
+			m.OldestRevision = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.OldestRevision |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 6:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field LatestRevision", wireType)
+			}
+			m.LatestRevision = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowConnectors
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.LatestRevision |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
 		default:
 			iNdEx = preIndex
 			skippy, err := skipConnectors(dAtA[iNdEx:])
