@@ -1,6 +1,6 @@
 /// A registered connector as the registry keeps it. The secret is not part of
 /// it: only whether one is stored.
-public struct Connector: Sendable, Hashable {
+public struct Connector: Sendable, Hashable, Codable {
     /// Assigned by the registry; never reused.
     public var id: Int64 = 0
     public var name = ""

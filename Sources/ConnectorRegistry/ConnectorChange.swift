@@ -15,3 +15,10 @@ enum ConnectorChange: Sendable, Hashable {
         }
     }
 }
+
+extension ConnectorChange {
+    /// The change a history record tells of.
+    init(_ record: HistoryRecord) {
+        self = record.kind == .deleted ? .deleted(id: record.connectorID, revision: record.revision) : .stored(record.connector)
+    }
+}

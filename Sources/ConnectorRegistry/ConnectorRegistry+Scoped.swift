@@ -10,15 +10,18 @@ import NIOPosix
 /// - Parameters:
 ///   - databasePath: the SQLite file (created and migrated if needed).
 ///   - keyFilePath: the 32-byte secret key (created with mode 0600 if missing).
+///   - historyKeepRevisions: how many revisions of history to keep; nil: all.
 /// - Throws: `ConnectorRegistryError` if the database or key file cannot be
 ///   used, or what `body` throws.
 public func withConnectorRegistry<Result>(
     databasePath: String, keyFilePath: String, fetchLimits: FetchLimits = FetchLimits(),
-    logger: Logger = Logger(label: "connectord.registry"),
+    historyKeepRevisions: UInt64? = nil, logger: Logger = Logger(label: "connectord.registry"),
     _ body: (ConnectorRegistry) async throws -> Result
 ) async throws -> Result {
     let registry = try await NIOThreadPool.singleton.runIfActive {
-        try ConnectorRegistry(databasePath: databasePath, keyFilePath: keyFilePath, fetchLimits: fetchLimits, logger: logger)
+        try ConnectorRegistry(
+            databasePath: databasePath, keyFilePath: keyFilePath, fetchLimits: fetchLimits,
+            historyKeepRevisions: historyKeepRevisions, logger: logger)
     }
     let result: Swift.Result<Result, any Error>
     do {

@@ -21,13 +21,14 @@ public actor ConnectorRegistry {
     ///   - databasePath: the SQLite file (created and migrated if needed).
     ///   - keyFilePath: the 32-byte secret key (created with mode 0600 if missing).
     /// - Throws: `ConnectorRegistryError` if the database or key file cannot be used.
+    ///   - historyKeepRevisions: how many revisions of history to keep; nil: all.
     public init(
         databasePath: String, keyFilePath: String, fetchLimits: FetchLimits = FetchLimits(),
-        logger: Logger = Logger(label: "connectord.registry")
+        historyKeepRevisions: UInt64? = nil, logger: Logger = Logger(label: "connectord.registry")
     ) throws(ConnectorRegistryError) {
         secrets = try SecretBox(keyFile: keyFilePath)
         do {
-            store = try ConnectorStore(path: databasePath)
+            store = try ConnectorStore(path: databasePath, historyKeepRevisions: historyKeepRevisions)
         } catch {
             throw ConnectorRegistryError(.internal, "cannot open database \(databasePath): \(error)")
         }
@@ -46,18 +47,23 @@ public actor ConnectorRegistry {
     // MARK: Register
 
     /// Step 1: stores a connector in mode `deactive`, version `0.0.0`, no URL.
-    /// - Throws: INVALID_ARGUMENT for a bad name, description or secret;
-    ///   ALREADY_EXISTS if the name is taken (case-insensitively).
-    public func register(name: String, description: String, secret: String?) async throws(ConnectorRegistryError) -> Registration {
+    /// - Throws: INVALID_ARGUMENT for a bad name, description, secret or
+    ///   request id; ALREADY_EXISTS if the name is taken (case-insensitively).
+    public func register(
+        name: String, description: String, secret: String?, request: ChangeRequest = ChangeRequest()
+    ) async throws(ConnectorRegistryError) -> Registration {
         try Validation.check(name: name)
         try Validation.check(description: description)
+        try Validation.check(request)
         let secret = secret.flatMap { $0.isEmpty ? nil : $0 }
         if let secret { try Validation.check(secret: secret) }
-        let connector = try await insert(name: name, description: description, secret: secret, activation: nil)
-        logger.info("registered connector", metadata: ["id": "\(connector.id)", "name": "\(name)"])
+        let change = try await insert(
+            name: name, description: description, secret: secret, activation: nil, request: request, method: "Register"
+        ) { "Connector '\($0.name)' registered successfully" }
+        let connector = change.record.connector
+        if !change.replayed { logger.info("registered connector", metadata: ["id": "\(connector.id)", "name": "\(name)"]) }
         return Registration(
-            connector: connector,
-            message: "Connector '\(connector.name)' registered successfully",
+            connector: connector, message: change.record.message,
             nextStep: "Activate the connector by providing the connector URL via Activate (connectorctl activate \(connector.id) <connector-url>)")
     }
 
@@ -67,12 +73,18 @@ public actor ConnectorRegistry {
     /// mode `active`. Activating again re-fetches and replaces the schema.
     /// - Parameter deadline: the caller's deadline; the fetch also stops after
     ///   `FetchLimits.totalTimeout`.
-    /// - Throws: INVALID_ARGUMENT (URL), NOT_FOUND, ABORTED (already activating),
-    ///   UNAVAILABLE (unreachable), FAILED_PRECONDITION (non-200 or invalid
-    ///   schema), DEADLINE_EXCEEDED.
-    public func activate(id: Int64, url: String, deadline: ContinuousClock.Instant? = nil) async throws(ConnectorRegistryError) -> Outcome {
+    /// - Throws: INVALID_ARGUMENT (URL, request id), NOT_FOUND, ABORTED
+    ///   (already activating, or not at the expected revision), UNAVAILABLE
+    ///   (unreachable), FAILED_PRECONDITION (non-200 or invalid schema),
+    ///   DEADLINE_EXCEEDED.
+    public func activate(
+        id: Int64, url: String, deadline: ContinuousClock.Instant? = nil, request: ChangeRequest = ChangeRequest()
+    ) async throws(ConnectorRegistryError) -> Outcome {
         let schemaURL = try Validation.checkURL(url)
-        _ = try await connector(id: id)
+        try Validation.check(request)
+        if let replayed = try await storage({ try await store.replayed(request) }) { return Outcome(replayed) }
+        let current = try await connector(id: id)
+        try Self.check(current, at: request.expectedRevision)
         guard activating.insert(id).inserted else {
             throw ConnectorRegistryError(.aborted, "Connector with ID \(id) is already being activated; try again when that finishes")
         }
@@ -80,11 +92,12 @@ public actor ConnectorRegistry {
 
         let (schema, logo, logoNote) = try await fetchSchemaAndLogo(schemaURL, deadline: deadline)
         let activation = Activation(url: schemaURL.description, schema: schema, logo: logo)
-        guard let connector = try await storage({ try await store.activate(id: id, with: activation) }) else {
-            throw .notFound(id: id)  // deleted while its schema was being fetched
+        // A connector deleted while its schema was fetched stays deleted: NOT_FOUND.
+        let change = try await storage {
+            try await store.activate(id: id, with: activation, request: request) { "Connector '\($0.name)' activated successfully" + logoNote }
         }
         logger.info("activated connector", metadata: ["id": "\(id)", "url": "\(schemaURL)", "tools": "\(schema.toolsCount)"])
-        return Outcome(connector: connector, message: "Connector '\(connector.name)' activated successfully" + logoNote)
+        return Outcome(change.record)
     }
 
     // MARK: Create (deprecated)
@@ -93,21 +106,26 @@ public actor ConnectorRegistry {
     /// and stores the connector registered and active in one transaction.
     /// - Throws: as `activate`, and ALREADY_EXISTS if the schema's name is taken,
     ///   FAILED_PRECONDITION if the schema has no valid name.
-    public func create(url: String, secret: String?, deadline: ContinuousClock.Instant? = nil) async throws(ConnectorRegistryError) -> Outcome {
+    public func create(
+        url: String, secret: String?, deadline: ContinuousClock.Instant? = nil, request: ChangeRequest = ChangeRequest()
+    ) async throws(ConnectorRegistryError) -> Outcome {
         let schemaURL = try Validation.checkURL(url)
+        try Validation.check(request)
         let secret = secret.flatMap { $0.isEmpty ? nil : $0 }
         if let secret { try Validation.check(secret: secret) }
+        if let replayed = try await storage({ try await store.replayed(request) }) { return Outcome(replayed) }
         let (schema, logo, logoNote) = try await fetchSchemaAndLogo(schemaURL, deadline: deadline)
         do {
             try Validation.check(name: schema.name)
         } catch {
             throw ConnectorRegistryError(.failedPrecondition, "Invalid connector schema: $.name: \(error.message)")
         }
-        let connector = try await insert(
+        let change = try await insert(
             name: schema.name, description: schema.description, secret: secret,
-            activation: Activation(url: schemaURL.description, schema: schema, logo: logo))
-        logger.info("created connector (deprecated single step)", metadata: ["id": "\(connector.id)", "name": "\(connector.name)"])
-        return Outcome(connector: connector, message: "Connector '\(connector.name)' created successfully" + logoNote)
+            activation: Activation(url: schemaURL.description, schema: schema, logo: logo), request: request, method: "Create"
+        ) { "Connector '\($0.name)' created successfully" + logoNote }
+        logger.info("created connector (deprecated single step)", metadata: ["id": "\(change.record.connectorID)", "name": "\(schema.name)"])
+        return Outcome(change.record)
     }
 
     // MARK: Reads
@@ -230,27 +248,67 @@ public actor ConnectorRegistry {
 
     // MARK: Mode and delete
 
-    /// A manual mode change: to `sync`, `deactive`, or back to `active`.
-    /// - Throws: NOT_FOUND; FAILED_PRECONDITION for `active` or `sync` on a
-    ///   connector that was never activated.
-    public func setMode(id: Int64, to mode: ConnectorMode) async throws(ConnectorRegistryError) -> Connector {
-        let current = try await connector(id: id)
-        if mode != .deactive && !current.isActivated {
-            throw ConnectorRegistryError(
-                .failedPrecondition,
-                "Connector '\(current.name)' has not been activated; activate it first with its connector URL")
+    /// Sets the mode: `deactive` at any time, `active` or `sync` once activated.
+    /// - Throws: NOT_FOUND; FAILED_PRECONDITION for `active` or `sync` before
+    ///   activation; ABORTED if not at the expected revision.
+    public func setMode(id: Int64, to mode: ConnectorMode, request: ChangeRequest = ChangeRequest()) async throws(ConnectorRegistryError) -> Connector {
+        try Validation.check(request)
+        let change = try await storage {
+            try await store.setMode(id: id, to: mode, request: request) { current in
+                if mode != .deactive && !current.isActivated {
+                    throw ConnectorRegistryError(
+                        .failedPrecondition,
+                        "Connector '\(current.name)' has not been activated; activate it first with its connector URL")
+                }
+            } message: { "Connector '\($0.name)' set to mode \(mode.rawValue)" }
         }
-        guard let updated = try await storage({ try await store.setMode(id: id, to: mode) }) else { throw .notFound(id: id) }
-        logger.info("changed connector mode", metadata: ["id": "\(id)", "mode": "\(mode.rawValue)"])
-        return updated
+        if !change.replayed { logger.info("changed connector mode", metadata: ["id": "\(id)", "mode": "\(mode.rawValue)"]) }
+        return change.record.connector
     }
 
     /// Removes a connector with its logo and secret.
-    /// - Throws: NOT_FOUND.
-    public func delete(id: Int64) async throws(ConnectorRegistryError) -> Outcome {
-        guard let deleted = try await storage({ try await store.delete(id: id) }) else { throw .notFound(id: id) }
-        logger.info("deleted connector", metadata: ["id": "\(id)", "name": "\(deleted.name)"])
-        return Outcome(connector: deleted, message: "Connector '\(deleted.name)' deleted successfully")
+    /// - Throws: NOT_FOUND; ABORTED if not at the expected revision.
+    public func delete(id: Int64, request: ChangeRequest = ChangeRequest()) async throws(ConnectorRegistryError) -> Outcome {
+        try Validation.check(request)
+        let change = try await storage {
+            try await store.delete(id: id, request: request) { "Connector '\($0.name)' deleted successfully" }
+        }
+        if !change.replayed { logger.info("deleted connector", metadata: ["id": "\(id)", "name": "\(change.record.connectorName)"]) }
+        return Outcome(change.record)
+    }
+
+    // MARK: History
+
+    /// A page of the history by ascending revision, from `startRevision` on
+    /// (of one connector, if given).
+    /// - Parameters:
+    ///   - pageSize: 0 for 100; at most 1,000.
+    ///   - pageToken: empty, or the `nextPageToken` of the previous page.
+    /// - Throws: INVALID_ARGUMENT for a page size over 1,000 or a bad token.
+    public nonisolated func history(
+        connectorID: Int64?, startRevision: UInt64, pageSize: Int, pageToken: String
+    ) async throws(ConnectorRegistryError) -> HistoryPage {
+        let size = pageSize == 0 ? 100 : pageSize
+        guard (1...1000).contains(size) else {
+            throw ConnectorRegistryError(.invalidArgument, "page_size must be between 1 and 1000, not \(pageSize)")
+        }
+        var after = startRevision > 0 ? startRevision - 1 : 0
+        if !pageToken.isEmpty {
+            guard let tokenRevision = UInt64(exactly: try PageToken.decode(pageToken, mode: nil)) else {
+                throw ConnectorRegistryError(.invalidArgument, "Invalid page token")
+            }
+            after = tokenRevision
+        }
+        let start = after
+        let (records, _) = try await storage { try await store.history(after: start, connectorID: connectorID, limit: size + 1) }
+        let page = Array(records.prefix(size))
+        let next = records.count > size ? PageToken.encode(afterID: Int64(page.last!.revision), mode: nil) : ""
+        return HistoryPage(records: page, nextPageToken: next)
+    }
+
+    /// Walks the history's hash chain from the oldest record kept.
+    public nonisolated func verifyHistory() async throws(ConnectorRegistryError) -> HistoryVerification {
+        try await storage { try await store.verifyHistory() }
     }
 
     /// Whether each commit is synced to disk before it is acknowledged
@@ -266,10 +324,15 @@ public actor ConnectorRegistry {
 
     // MARK: Internals
 
-    private func insert(name: String, description: String, secret: String?, activation: Activation?) async throws(ConnectorRegistryError) -> Connector {
+    private func insert(
+        name: String, description: String, secret: String?, activation: Activation?, request: ChangeRequest, method: String,
+        message: @escaping @Sendable (Connector) -> String
+    ) async throws(ConnectorRegistryError) -> StoredChange {
         let secrets = secrets
         do {
-            return try await store.insert(name: name, description: description, activation: activation) { id in
+            return try await store.insert(
+                name: name, description: description, activation: activation, request: request, method: method, message: message
+            ) { id in
                 try secret.map { try secrets.seal($0, connectorID: id) }
             }
         } catch let error as ConnectorRegistryError where error.code == .alreadyExists {
@@ -322,6 +385,14 @@ public actor ConnectorRegistry {
             return (schema, nil, "; logo not stored: \(Self.logoFailureReason(failure))")
         } catch {
             return (schema, nil, "; logo not stored: \(error)")
+        }
+    }
+
+    /// Compare-and-swap before the work of a change: ABORTED unless `connector`
+    /// is at `expected` (nil: no check). The store checks again as it commits.
+    private static func check(_ connector: Connector, at expected: UInt64?) throws(ConnectorRegistryError) {
+        if let expected, connector.revision != expected {
+            throw ConnectorRegistryError(.aborted, "Connector \(connector.id) is at revision \(connector.revision), not \(expected)")
         }
     }
 
@@ -382,6 +453,19 @@ extension ConnectorRegistry {
     public struct Outcome: Sendable, Hashable {
         public var connector: Connector
         public var message: String
+
+        /// What the change a history record tells of answered.
+        init(_ record: HistoryRecord) {
+            connector = record.connector
+            message = record.message
+        }
+    }
+
+    /// One page of the history.
+    public struct HistoryPage: Sendable, Hashable {
+        public var records: [HistoryRecord]
+        /// Empty on the last page.
+        public var nextPageToken: String
     }
 
     /// One page of a listing; it may be shorter than the page size asked

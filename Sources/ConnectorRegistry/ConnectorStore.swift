@@ -15,9 +15,14 @@ struct ConnectorStore: Sendable {
     private let writes: GroupCommit
     /// The connectors in memory, fed the committed changes in revision order.
     let model: ReadModel
+    /// The committed changes as they happen, for watchers.
+    let feed: ChangeFeed
+    /// How many revisions of history to keep; nil: all.
+    private let historyKeepRevisions: UInt64?
 
     /// Opens (creating if needed) the database at `path` and migrates it.
-    init(path: String, modelCapacity: Int = 4096) throws {
+    /// - Parameter historyKeepRevisions: how many revisions of history to keep; nil: all.
+    init(path: String, modelCapacity: Int = 4096, historyKeepRevisions: UInt64? = nil) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.maximumReaderCount = 4
@@ -31,9 +36,10 @@ struct ConnectorStore: Sendable {
         try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(database)
         writes = GroupCommit(database: database)
-        model = try database.read { db in
-            ReadModel(revision: try Self.revision(db), index: try Self.index(db), capacity: modelCapacity)
-        }
+        let (revision, index) = try database.read { db in (try Self.revision(db), try Self.index(db)) }
+        model = ReadModel(revision: revision, index: index, capacity: modelCapacity)
+        feed = ChangeFeed(revision: revision)
+        self.historyKeepRevisions = historyKeepRevisions
     }
 
     /// The writer connection's `PRAGMA synchronous` (2 is FULL).
@@ -79,6 +85,7 @@ struct ConnectorStore: Sendable {
                 INSERT INTO registry_revision (singleton, revision) VALUES (1, (SELECT count(*) FROM mcp_connectors));
                 """)
         }
+        migrator.registerMigration("v3: history", migrate: HistoryTable.migrate)
         return migrator
     }
 
@@ -193,13 +200,13 @@ struct ConnectorStore: Sendable {
     // MARK: Writes
 
     /// Inserts a new connector; `seal` seals its secret once the id is known.
-    /// With a schema, the connector is stored activated (the deprecated Create).
+    /// With an activation, the connector is stored activated (the deprecated Create).
     func insert(
-        name: String, description: String, activation: Activation?, seal: @escaping @Sendable (Int64) throws -> [UInt8]?
-    ) async throws -> Connector {
-        try await write { db in
+        name: String, description: String, activation: Activation?, request: ChangeRequest, method: String,
+        message: @escaping @Sendable (Connector) -> String, seal: @escaping @Sendable (Int64) throws -> [UInt8]?
+    ) async throws -> StoredChange {
+        try await change(request, method: method, message: message) { db, revision in
             let now = Timestamp.now().microseconds
-            let revision = try Self.nextRevision(db)
             try db.cachedStatement(
                 sql: "INSERT INTO mcp_connectors (name, description, mode, created_at, updated_at, revision) VALUES (?, ?, 'deactive', ?, ?, ?)"
             ).execute(arguments: [name, description, now, now, revision])
@@ -208,60 +215,109 @@ struct ConnectorStore: Sendable {
                 try db.execute(sql: "UPDATE mcp_connectors SET sealed_secret = ? WHERE id = ?", arguments: [Data(sealed), id])
             }
             if let activation { try Self.apply(activation, to: id, revision: revision, db) }
-            return try Self.fetchConnector(db, id: id)!
-        } change: { .stored($0) }
+            return (.registered, try Self.fetchConnector(db, id: id)!, nil)
+        }
     }
 
-    /// Stores a fetched schema and sets the connector active; nil if the
-    /// connector no longer exists.
-    func activate(id: Int64, with activation: Activation) async throws -> Connector? {
-        try await write { db in
-            guard try Self.exists(db, id: id) else { return nil }  // deleted while its schema was fetched
-            try Self.apply(activation, to: id, revision: try Self.nextRevision(db), db)
-            return try Self.fetchConnector(db, id: id)
-        } change: { $0.map(ConnectorChange.stored) }
+    /// Stores a fetched schema and sets the connector active.
+    /// - Throws: NOT_FOUND if it no longer exists (deleted while its schema
+    ///   was fetched), ABORTED if it is not at the expected revision.
+    func activate(id: Int64, with activation: Activation, request: ChangeRequest, message: @escaping @Sendable (Connector) -> String) async throws -> StoredChange {
+        try await change(request, method: "Activate", message: message) { db, revision in
+            let before = try Self.existing(db, id: id, expected: request.expectedRevision)
+            try Self.apply(activation, to: id, revision: revision, db)
+            return (.activated, try Self.fetchConnector(db, id: id)!, before.mode)
+        }
     }
 
-    /// Sets the mode; nil if the connector does not exist.
-    func setMode(id: Int64, to mode: ConnectorMode) async throws -> Connector? {
-        try await write { db in
-            guard try Self.exists(db, id: id) else { return nil }
+    /// Sets the mode.
+    /// - Throws: NOT_FOUND, ABORTED if not at the expected revision, or what
+    ///   `check` throws for the connector as it is.
+    func setMode(
+        id: Int64, to mode: ConnectorMode, request: ChangeRequest, check: @escaping @Sendable (Connector) throws -> Void,
+        message: @escaping @Sendable (Connector) -> String
+    ) async throws -> StoredChange {
+        try await change(request, method: "SetMode", message: message) { db, revision in
+            let before = try Self.existing(db, id: id, expected: request.expectedRevision)
+            try check(before)
             try db.execute(
                 sql: "UPDATE mcp_connectors SET mode = ?, updated_at = ?, revision = ? WHERE id = ?",
-                arguments: [mode.rawValue, Timestamp.now().microseconds, try Self.nextRevision(db), id])
-            return try Self.fetchConnector(db, id: id)
-        } change: { $0.map(ConnectorChange.stored) }
+                arguments: [mode.rawValue, Timestamp.now().microseconds, revision, id])
+            return (.modeChanged, try Self.fetchConnector(db, id: id)!, before.mode)
+        }
     }
 
-    /// Deletes a connector with its logo and secret; returns what was deleted,
-    /// with the revision of its deletion.
-    func delete(id: Int64) async throws -> Connector? {
-        try await write { db in
-            guard var connector = try Self.fetchConnector(db, id: id) else { return nil }
+    /// Deletes a connector with its logo and secret; its record holds it as
+    /// it was, with the revision of its deletion.
+    /// - Throws: NOT_FOUND, ABORTED if not at the expected revision.
+    func delete(id: Int64, request: ChangeRequest, message: @escaping @Sendable (Connector) -> String) async throws -> StoredChange {
+        try await change(request, method: "Delete", message: message) { db, revision in
+            var connector = try Self.existing(db, id: id, expected: request.expectedRevision)
             try db.execute(sql: "DELETE FROM mcp_connectors WHERE id = ?", arguments: [id])
-            connector.revision = try Self.nextRevision(db)
-            return connector
-        } change: { $0.map { .deleted(id: $0.id, revision: $0.revision) } }
+            let mode = connector.mode
+            connector.revision = revision
+            return (.deleted, connector, mode)
+        }
     }
 
-    /// Runs a write in a durable transaction (shared with concurrent writes),
-    /// turning a duplicate name into ALREADY_EXISTS. The change it made, if
-    /// any, is applied to the model once committed, before the writer is answered.
-    private func write<T: Sendable>(
-        _ body: @Sendable @escaping (Database) throws -> T, change: @Sendable @escaping (T) -> ConnectorChange?
-    ) async throws -> T {
-        let model = model
+    /// The record of a change `uid` asked for with `requestID` within the
+    /// request ids' lifetime, if any.
+    func replayed(_ request: ChangeRequest) async throws -> HistoryRecord? {
+        guard let requestID = request.requestID else { return nil }
+        let since = Timestamp.now() - ChangeRequest.requestIDLifetime
+        return try await database.read { db in try HistoryTable.replay(uid: request.caller.uid, requestID: requestID, since: since, db) }
+    }
+
+    /// Runs a change in a durable transaction (shared with concurrent writes):
+    /// takes the next revision, runs `body` (which returns what it did), and
+    /// appends the change's history record. A request id already used by the
+    /// same uid answers the record of that change instead, changing nothing.
+    /// Once committed, the change is applied to the read model and published
+    /// to watchers before its writer is answered. A duplicate name is
+    /// ALREADY_EXISTS.
+    private func change(
+        _ request: ChangeRequest, method: String, message: @escaping @Sendable (Connector) -> String,
+        _ body: @escaping @Sendable (Database, UInt64) throws -> (ChangeKind, Connector, ConnectorMode?)
+    ) async throws -> StoredChange {
+        let (model, feed, keep) = (model, feed, historyKeepRevisions)
         do {
-            return try await writes.write(body) { result in
-                if let change = change(result) { model.apply(CollectionOfOne(change)) }
+            return try await writes.write { db in
+                let now = Timestamp.now()
+                if let requestID = request.requestID {
+                    let since = now - ChangeRequest.requestIDLifetime
+                    if let record = try HistoryTable.replay(uid: request.caller.uid, requestID: requestID, since: since, db) {
+                        return StoredChange(record: record, replayed: true)
+                    }
+                }
+                let revision = try Self.nextRevision(db)
+                let (kind, connector, previousMode) = try body(db, revision)
+                let record = try HistoryTable.append(
+                    HistoryRecord(
+                        revision: revision, recordedAt: now, method: method, kind: kind, connectorID: connector.id,
+                        connectorName: connector.name, caller: request.caller, requestID: request.requestID,
+                        message: message(connector), connector: connector, previousMode: previousMode, hash: []),
+                    db)
+                if let keep { try HistoryTable.compact(keeping: keep, upTo: revision, db) }
+                if revision % 256 == 0 { try HistoryTable.forgetRequests(before: now - ChangeRequest.requestIDLifetime, db) }
+                return StoredChange(record: record, replayed: false)
+            } onCommit: { change in
+                guard !change.replayed else { return }
+                model.apply(CollectionOfOne(ConnectorChange(change.record)))
+                feed.publish(change.record)
             }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
             throw ConnectorRegistryError(.alreadyExists, "name already exists")
         }
     }
 
-    private static func exists(_ db: Database, id: Int64) throws -> Bool {
-        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM mcp_connectors WHERE id = ?)"), arguments: [id]) ?? false
+    /// The connector as it is before a change.
+    /// - Throws: NOT_FOUND, or ABORTED if it is not at `expected`.
+    private static func existing(_ db: Database, id: Int64, expected: UInt64?) throws -> Connector {
+        guard let connector = try fetchConnector(db, id: id) else { throw ConnectorRegistryError.notFound(id: id) }
+        if let expected, connector.revision != expected {
+            throw ConnectorRegistryError(.aborted, "Connector \(id) is at revision \(connector.revision), not \(expected)")
+        }
+        return connector
     }
 
     /// Stores an activation, the change numbered `revision`.
@@ -286,6 +342,44 @@ struct ConnectorStore: Sendable {
     private static func fetchConnector(_ db: Database, id: Int64) throws -> Connector? {
         try Row.fetchOne(db.cachedStatement(sql: "SELECT \(ConnectorTable.selection) FROM mcp_connectors WHERE id = ?"), arguments: [id])
             .map(ConnectorTable.connector)
+    }
+
+    // MARK: History
+
+    /// Up to `limit` history records above `revision`, ascending (of one
+    /// connector, if given), and the oldest revision kept, from one snapshot.
+    func history(after revision: UInt64, connectorID: Int64? = nil, limit: Int) async throws -> (records: [HistoryRecord], oldest: UInt64) {
+        try await database.read { db in
+            (try HistoryTable.records(after: revision, connectorID: connectorID, limit: limit, db), try HistoryTable.oldestKept(db))
+        }
+    }
+
+    /// Every connector (of `mode`, or the one `id`, if given) and the revision
+    /// they reflect, from one snapshot.
+    func snapshot(mode: ConnectorMode?, id: Int64?) async throws -> (connectors: [Connector], revision: UInt64) {
+        try await database.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if let mode {
+                conditions.append("mode = ?")
+                arguments += [mode.rawValue]
+            }
+            if let id {
+                conditions.append("id = ?")
+                arguments += [id]
+            }
+            let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT \(ConnectorTable.selection) FROM mcp_connectors\(filter) ORDER BY id", arguments: arguments)
+            var connectors: [Connector] = []
+            while let row = try rows.next() { connectors.append(try ConnectorTable.connector(row)) }
+            return (connectors, try Self.revision(db))
+        }
+    }
+
+    /// Walks the history's hash chain.
+    func verifyHistory() async throws -> HistoryVerification {
+        try await database.read { db in try HistoryTable.verify(latest: try Self.revision(db), db) }
     }
 
     /// Runs `PRAGMA integrity_check`; "ok" when the file is sound.
@@ -319,4 +413,11 @@ struct Activation: Sendable {
     var url: String
     var schema: ConnectorSchema
     var logo: Logo?
+}
+
+/// A change as the store made it: its history record, or, for a request id
+/// already used, the record of the change made then (`replayed`).
+struct StoredChange: Sendable {
+    var record: HistoryRecord
+    var replayed: Bool
 }

@@ -17,6 +17,12 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
 
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.microseconds < rhs.microseconds }
 
+    /// The time `duration` earlier.
+    public static func - (lhs: Self, rhs: Duration) -> Self {
+        let (seconds, attoseconds) = rhs.components
+        return Timestamp(microseconds: lhs.microseconds - seconds * 1_000_000 - attoseconds / 1_000_000_000_000)
+    }
+
     /// RFC 3339 in UTC with microseconds, e.g. `2025-10-13T20:00:00.000000Z`.
     public var rfc3339: String {
         var seconds = time_t(microseconds.floorDivided(by: 1_000_000))

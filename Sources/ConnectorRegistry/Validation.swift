@@ -41,6 +41,14 @@ enum Validation {
     /// An http or https URL with a host, at most 2,048 characters. A base URL
     /// (path empty or `/`) names the connector's `/connector.json`, as the seed
     /// project's backend reads it; that is the URL fetched and stored.
+    /// A request id: at most 128 characters, none of them a control character.
+    static func check(_ request: ChangeRequest) throws(ConnectorRegistryError) {
+        guard let id = request.requestID else { return }
+        guard id.count <= 128, !id.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw ConnectorRegistryError(.invalidArgument, "request_id must be at most 128 characters, none of them control characters")
+        }
+    }
+
     static func checkURL(_ text: String) throws(ConnectorRegistryError) -> HTTPURL {
         do {
             return try HTTPURL(text).namingSchema()
