@@ -2,9 +2,10 @@
 // ConnectorService against a scratch registry (a real SQLite file in a
 // temporary directory).
 //
-// Input: byte 0 picks the method (low 3 bits, in `ConnectorsV1.Method.allCases`
-// order: Register, Activate, List, Get, SetMode, Delete, GetLogo, Create) and
-// the caller (0xF8...0xFF: an unprivileged uid, otherwise a superuser); the
+// Input: byte 0 picks the method (low 4 bits, modulo the count, in
+// `ConnectorsV1.Method.allCases` order: Register, Activate, List, Get, SetMode,
+// Delete, GetLogo, Create, Watch, ListChanges, GetHistory, VerifyHistory) and
+// the caller (0xF0...0xFF: an unprivileged uid, otherwise a superuser); the
 // rest is the request message. It goes through `Router.handle`, as the server
 // would serve it: the inline handler first (Get), then the task-run handler.
 //
@@ -50,8 +51,8 @@ let inputsPerRegistry = 2_000
 /// Runs one input.
 func fuzzOne(_ input: UnsafeRawBufferPointer) {
     guard let first = input.first else { return }
-    let method = ConnectorsV1.Method.allCases[Int(first & 7)]
-    let superuser = first < 0xF8
+    let method = ConnectorsV1.Method.allCases[Int(first & 15) % ConnectorsV1.Method.allCases.count]
+    let superuser = first < 0xF0
     let payload = ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: input[1...]))
     Harness.shared.serve(method, payload: payload, superuser: superuser)
 }
@@ -83,7 +84,7 @@ final class Harness: @unchecked Sendable {
     func serve(_ method: ConnectorsV1.Method, payload: ByteBuffer, superuser: Bool) {
         if served == inputsPerRegistry { replaceRegistry() }
         served += 1
-        if !mayFetch(method, payload) {
+        if !mayRun(method, payload) {
             if verbose { print("\(method.rawValue): not sent, its URL is not the schema server's") }
             return
         }
@@ -113,12 +114,18 @@ final class Harness: @unchecked Sendable {
         check(method, request: payload, response: response)
     }
 
-    /// Whether the call may run: an Activate or Create only if its URL, should
-    /// it pass validation, would be fetched from the schema server. Requests
-    /// that do not decode, and URLs without a host, run (they fail before any fetch).
-    private func mayFetch(_ method: ConnectorsV1.Method, _ payload: ByteBuffer) -> Bool {
+    /// Whether the call may run: not Watch (a stream), a ListChanges only if
+    /// it does not wait, an Activate or Create only if its URL, should it pass
+    /// validation, would be fetched from the schema server. Requests that do
+    /// not decode, and URLs without a host, run (they fail before any fetch).
+    private func mayRun(_ method: ConnectorsV1.Method, _ payload: ByteBuffer) -> Bool {
         let url: String
         switch method {
+        case .watch:
+            return false  // a stream: the stream fuzzing covers its frames
+        case .listChanges:
+            // A long poll waits for a change that never comes.
+            return (try? decode(ConnectorsV1.ListChangesRequest.self, payload))?.waitMs ?? 0 == 0
         case .activate:
             guard let request = try? decode(ConnectorsV1.ActivateRequest.self, payload) else { return true }
             url = request.connectorURL
@@ -173,6 +180,20 @@ final class Harness: @unchecked Sendable {
                 precondition(!answer.contentType.isEmpty && !answer.data.isEmpty, "GetLogo answered an empty logo")
             case .create:
                 _ = try decode(ConnectorsV1.CreateResponse.self, response)
+            case .watch:
+                preconditionFailure("Watch is a stream: not served here")
+            case .listChanges:
+                let answer = try decode(ConnectorsV1.ListChangesResponse.self, response)
+                let revisions = answer.events.map(\.revision)
+                precondition(revisions == revisions.sorted() && Set(revisions).count == revisions.count, "ListChanges is not in revision order")
+                precondition(revisions.allSatisfy { $0 < answer.nextRevision }, "ListChanges' next revision is not after its events")
+            case .getHistory:
+                let answer = try decode(ConnectorsV1.GetHistoryResponse.self, response)
+                let revisions = answer.records.map(\.revision)
+                precondition(revisions == revisions.sorted() && Set(revisions).count == revisions.count, "GetHistory is not in revision order")
+            case .verifyHistory:
+                let answer = try decode(ConnectorsV1.VerifyHistoryResponse.self, response)
+                precondition(answer.ok, "the history of a registry no one tampered with does not verify: \(answer.message)")
             }
         } catch {
             preconditionFailure("\(method.rawValue) answered, but the answer or the request does not decode: \(error)")
@@ -311,7 +332,10 @@ enum RequestFuzzerReplay {
                 .register, ConnectorsV1.RegisterRequest(name: "mail.v2", description: "Mail", secret: "token-0123456789")),
             "register-taken-name": seed(.register, ConnectorsV1.RegisterRequest(name: "ALPHA", description: "taken")),
             "register-bad-name": seed(.register, ConnectorsV1.RegisterRequest(name: "../etc", description: "path trick")),
-            "register-unprivileged": seed(.register, ConnectorsV1.RegisterRequest(name: "x", description: "y"), caller: 0xF8),
+            "list-changes": seed(.listChanges, ConnectorsV1.ListChangesRequest(startRevision: 1, maxEvents: 10)),
+            "get-history": seed(.getHistory, ConnectorsV1.GetHistoryRequest(startRevision: 1, pageSize: 5)),
+            "verify-history": seed(.verifyHistory, ConnectorsV1.VerifyHistoryRequest()),
+            "register-unprivileged": seed(.register, ConnectorsV1.RegisterRequest(name: "x", description: "y"), caller: 0xF0),
             "activate": seed(.activate, ConnectorsV1.ActivateRequest(connectorID: 3, connectorURL: schemaURL)),
             "activate-redirect": seed(
                 .activate, ConnectorsV1.ActivateRequest(connectorID: 2, connectorURL: "http://127.0.0.1:\(preferredFixturePort)/redirect")),

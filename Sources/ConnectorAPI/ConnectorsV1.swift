@@ -17,5 +17,10 @@ public enum ConnectorsV1 {
         case getLogo = "GetLogo"
         /// Deprecated single-step registration.
         case create = "Create"
+        /// The changes as they are committed (server-streaming).
+        case watch = "Watch"
+        case listChanges = "ListChanges"
+        case getHistory = "GetHistory"
+        case verifyHistory = "VerifyHistory"
     }
 }

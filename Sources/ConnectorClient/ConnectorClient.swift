@@ -48,13 +48,22 @@ public struct ConnectorClient: Sendable {
     }
 
     /// Step 1: registers a connector (mode `deactive`). Superuser only.
-    public func register(name: String, description: String, secret: String? = nil) async throws(RPCError) -> ConnectorsV1.RegisterResponse {
-        try await call(.register, ConnectorsV1.RegisterRequest(name: name, description: description, secret: secret ?? ""))
+    /// - Parameter requestID: a repeat with the same id answers what the first answered.
+    public func register(
+        name: String, description: String, secret: String? = nil, requestID: String = ""
+    ) async throws(RPCError) -> ConnectorsV1.RegisterResponse {
+        try await call(
+            .register, ConnectorsV1.RegisterRequest(name: name, description: description, secret: secret ?? "", requestID: requestID))
     }
 
     /// Step 2: fetches the connector's schema from `url` and activates it. Superuser only.
-    public func activate(id: UInt64, url: String) async throws(RPCError) -> ConnectorsV1.ActivateResponse {
-        try await call(.activate, ConnectorsV1.ActivateRequest(connectorID: id, connectorURL: url))
+    /// - Parameter expectedRevision: 0, or the revision the connector must be at (else ABORTED).
+    public func activate(
+        id: UInt64, url: String, expectedRevision: UInt64 = 0, requestID: String = ""
+    ) async throws(RPCError) -> ConnectorsV1.ActivateResponse {
+        try await call(
+            .activate,
+            ConnectorsV1.ActivateRequest(connectorID: id, connectorURL: url, expectedRevision: expectedRevision, requestID: requestID))
     }
 
     /// One page of connectors by ascending id.
@@ -83,14 +92,54 @@ public struct ConnectorClient: Sendable {
     }
 
     /// Changes a connector's mode by hand. Superuser only.
-    public func setMode(id: UInt64, mode: ConnectorsV1.ConnectorMode) async throws(RPCError) -> ConnectorsV1.Connector {
-        let response: ConnectorsV1.SetModeResponse = try await call(.setMode, ConnectorsV1.SetModeRequest(connectorID: id, mode: mode))
+    /// - Parameter expectedRevision: 0, or the revision the connector must be at (else ABORTED).
+    public func setMode(
+        id: UInt64, mode: ConnectorsV1.ConnectorMode, expectedRevision: UInt64 = 0, requestID: String = ""
+    ) async throws(RPCError) -> ConnectorsV1.Connector {
+        let response: ConnectorsV1.SetModeResponse = try await call(
+            .setMode, ConnectorsV1.SetModeRequest(connectorID: id, mode: mode, expectedRevision: expectedRevision, requestID: requestID))
         return response.connector
     }
 
     /// Deletes a connector. Superuser only.
-    public func delete(id: UInt64) async throws(RPCError) -> ConnectorsV1.DeleteResponse {
-        try await call(.delete, ConnectorsV1.DeleteRequest(connectorID: id))
+    /// - Parameter expectedRevision: 0, or the revision the connector must be at (else ABORTED).
+    public func delete(id: UInt64, expectedRevision: UInt64 = 0, requestID: String = "") async throws(RPCError) -> ConnectorsV1.DeleteResponse {
+        try await call(.delete, ConnectorsV1.DeleteRequest(connectorID: id, expectedRevision: expectedRevision, requestID: requestID))
+    }
+
+    /// Watches the registry's changes: runs `body` with the events as they
+    /// come (see `WatchRequest`). The sequence ends only when the daemon ends
+    /// the stream; it throws the stream's status (OUT_OF_RANGE,
+    /// RESOURCE_EXHAUSTED naming the revision to resume from, UNAVAILABLE
+    /// when the connection drops). Returning from `body` ends the watch.
+    public func watch<Result>(
+        _ request: ConnectorsV1.WatchRequest, _ body: (WatchEvents) async throws -> Result
+    ) async throws -> Result {
+        try await transport.serverStreaming(
+            service: ConnectorsV1.serviceName, method: ConnectorsV1.Method.watch.rawValue, request: request.byteBuffer(),
+            timeout: timeout
+        ) { messages in
+            try await body(WatchEvents(messages: messages))
+        }
+    }
+
+    /// Watch as a long poll: the changes from `request.startRevision` on.
+    public func listChanges(_ request: ConnectorsV1.ListChangesRequest) async throws(RPCError) -> ConnectorsV1.ListChangesResponse {
+        try await call(.listChanges, request)
+    }
+
+    /// A page of the audit trail. Superuser only.
+    public func history(
+        connectorID: UInt64 = 0, startRevision: UInt64 = 0, pageSize: UInt32 = 0, pageToken: String = ""
+    ) async throws(RPCError) -> ConnectorsV1.GetHistoryResponse {
+        try await call(
+            .getHistory,
+            ConnectorsV1.GetHistoryRequest(connectorID: connectorID, startRevision: startRevision, pageSize: pageSize, pageToken: pageToken))
+    }
+
+    /// Walks the audit trail's hash chain. Superuser only.
+    public func verifyHistory() async throws(RPCError) -> ConnectorsV1.VerifyHistoryResponse {
+        try await call(.verifyHistory, ConnectorsV1.VerifyHistoryRequest())
     }
 
     /// A connector's stored logo.
@@ -107,7 +156,47 @@ public struct ConnectorClient: Sendable {
     private func call<Request: ProtoMessage, Response: ProtoMessage>(
         _ method: ConnectorsV1.Method, _ request: Request
     ) async throws(RPCError) -> Response {
-        let payload = request.encode { size, pack in
+        let answer = try await transport.call(
+            service: ConnectorsV1.serviceName, method: method.rawValue, payload: request.byteBuffer(), timeout: timeout)
+        return try Response.decoded(from: answer, method: method)
+    }
+}
+
+extension ConnectorClient {
+    /// The events of a watch, decoded.
+    public struct WatchEvents: AsyncSequence, Sendable {
+        public typealias Element = ConnectorsV1.WatchEvent
+        public typealias Failure = RPCError
+
+        let messages: MessageStream
+
+        public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(messages: messages.makeAsyncIterator()) }
+
+        public struct AsyncIterator: AsyncIteratorProtocol {
+            public typealias Element = ConnectorsV1.WatchEvent
+            public typealias Failure = RPCError
+
+            var messages: MessageStream.AsyncIterator
+
+            /// The next event, or nil when the daemon ended the watch cleanly.
+            /// - Throws: `RPCError`, the status the watch ended with.
+            public mutating func next() async throws(RPCError) -> ConnectorsV1.WatchEvent? {
+                guard let message = try await messages.next() else { return nil }
+                return try ConnectorsV1.WatchEvent.decoded(from: message, method: .watch)
+            }
+
+            public mutating func next(isolation actor: isolated (any Actor)?) async throws(RPCError) -> ConnectorsV1.WatchEvent? {
+                guard let message = try await messages.next(isolation: actor) else { return nil }
+                return try ConnectorsV1.WatchEvent.decoded(from: message, method: .watch)
+            }
+        }
+    }
+}
+
+extension ProtoMessage {
+    /// The encoded message in a new buffer.
+    func byteBuffer() -> ByteBuffer {
+        encode { size, pack in
             var buffer = ByteBuffer()
             buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: max(size, 1)) { out in
                 if size > 0 { pack(out.baseAddress!) }
@@ -115,13 +204,15 @@ public struct ConnectorClient: Sendable {
             }
             return buffer
         }
-        let answer = try await transport.call(
-            service: ConnectorsV1.serviceName, method: method.rawValue, payload: payload, timeout: timeout)
-        let decoded = answer.withUnsafeReadableBytes { bytes in
-            Result { () throws(ProtobufDecodingError) in try Response(decoding: bytes) }
+    }
+
+    /// Decodes an answer of `method`; a message that does not decode is INTERNAL.
+    static func decoded(from buffer: ByteBuffer, method: ConnectorsV1.Method) throws(RPCError) -> Self {
+        let decoded = buffer.withUnsafeReadableBytes { bytes in
+            Result { () throws(ProtobufDecodingError) in try Self(decoding: bytes) }
         }
         switch decoded {
-        case .success(let response): return response
+        case .success(let message): return message
         case .failure(let error): throw RPCError(code: .internal, message: "invalid \(method.rawValue) response: \(error.reason)")
         }
     }

@@ -26,6 +26,9 @@ final class ChangeFeed: Sendable {
         state = Mutex(State(revision: revision))
     }
 
+    /// The last revision published.
+    var revision: UInt64 { state.withLock { $0.revision } }
+
     /// How many subscribers are attached (for tests).
     var subscriberCount: Int { state.withLock { $0.subscribers.count } }
 

@@ -10,7 +10,7 @@ import NIOPosix
 /// deleted while its schema is being fetched stays deleted. Reads (`connector`,
 /// `list`, `logo`) go straight to the store's reader pool.
 public actor ConnectorRegistry {
-    private let store: ConnectorStore
+    let store: ConnectorStore
     private let secrets: SecretBox
     private let fetcher: SchemaFetcher
     private let logger: Logger
@@ -424,7 +424,7 @@ public actor ConnectorRegistry {
         }
     }
 
-    private nonisolated func storage<T: Sendable>(_ operation: @Sendable () async throws -> T) async throws(ConnectorRegistryError) -> T {
+    nonisolated func storage<T: Sendable>(_ operation: @Sendable () async throws -> T) async throws(ConnectorRegistryError) -> T {
         do {
             return try await operation()
         } catch {

@@ -16,8 +16,13 @@ public struct ConnectorRegistryError: Error, Hashable, Sendable, CustomStringCon
         /// The schema server answered non-200, or the schema is invalid, or the
         /// connector is not in a state that allows the change.
         case failedPrecondition
-        /// Another activation of the same connector is running.
+        /// Another activation of the same connector is running, or the
+        /// connector is not at the revision the change expects.
         case aborted
+        /// A revision the history no longer keeps.
+        case outOfRange
+        /// A watcher that fell behind.
+        case resourceExhausted
         /// The connector URL cannot be reached.
         case unavailable
         /// The fetch ran past its deadline.

@@ -45,3 +45,43 @@ extension ConnectorsV1.ConnectorMode {
         }
     }
 }
+
+extension ConnectorsV1.EventKind {
+    init(_ kind: ConnectorEvent.Kind) {
+        switch kind {
+        case .snapshot: self = .snapshot
+        case .bookmark: self = .bookmark
+        case .change(let change): self.init(change)
+        }
+    }
+
+    init(_ kind: ChangeKind) {
+        switch kind {
+        case .registered: self = .registered
+        case .activated: self = .activated
+        case .modeChanged: self = .modeChanged
+        case .updated: self = .updated
+        case .deleted: self = .deleted
+        }
+    }
+}
+
+extension ConnectorsV1.WatchEvent {
+    init(_ event: ConnectorEvent) {
+        self.init(
+            revision: event.revision, kind: ConnectorsV1.EventKind(event.kind), connectorID: UInt64(event.connectorID),
+            connector: event.connector.map(ConnectorsV1.Connector.init) ?? ConnectorsV1.Connector())
+    }
+}
+
+extension ConnectorsV1.HistoryRecord {
+    init(_ record: HistoryRecord) {
+        self.init(
+            revision: record.revision, recordedAt: record.recordedAt.rfc3339, method: record.method,
+            kind: ConnectorsV1.EventKind(record.kind), connectorID: UInt64(record.connectorID),
+            connectorName: record.connectorName,
+            caller: ConnectorsV1.Caller(
+                uid: record.caller.uid, gid: record.caller.gid, pid: record.caller.pid, process: record.caller.processName),
+            connector: ConnectorsV1.Connector(record.connector), requestID: record.requestID ?? "", hash: record.hash)
+    }
+}

@@ -61,7 +61,7 @@ public final class ConnectorDaemon: Service, Sendable {
         do {
             return try await withConnectorRegistry(
                 databasePath: configuration.databasePath, keyFilePath: configuration.keyFilePath,
-                fetchLimits: configuration.fetchLimits, logger: logger
+                fetchLimits: configuration.fetchLimits, historyKeepRevisions: configuration.historyKeepRevisions, logger: logger
             ) { registry in
                 opened = true
                 return try await body(ConnectorDaemon(configuration: configuration, registry: registry, environment: environment, logger: logger))

@@ -12,6 +12,8 @@ extension ConnectorRegistryError: RPCErrorConvertible {
             case .permissionDenied: .permissionDenied
             case .failedPrecondition: .failedPrecondition
             case .aborted: .aborted
+            case .outOfRange: .outOfRange
+            case .resourceExhausted: .resourceExhausted
             case .unavailable: .unavailable
             case .deadlineExceeded: .deadlineExceeded
             case .cancelled: .cancelled

@@ -26,14 +26,17 @@ public struct ConnectorService: Sendable {
     /// Adds the service's methods to `router`.
     public func register(into router: inout Router) {
         let registry = registry
-        add(.register, to: &router, mutating: true) { (request: ConnectorsV1.RegisterRequest, _) in
-            let result = try await registry.register(name: request.name, description: request.description, secret: request.secret)
+        add(.register, to: &router, mutating: true) { (request: ConnectorsV1.RegisterRequest, context) in
+            let result = try await registry.register(
+                name: request.name, description: request.description, secret: request.secret,
+                request: Self.change(context, requestID: request.requestID))
             return ConnectorsV1.RegisterResponse(
                 connector: .init(result.connector), message: result.message, nextStep: result.nextStep)
         }
         add(.activate, to: &router, mutating: true) { (request: ConnectorsV1.ActivateRequest, context) in
             let result = try await registry.activate(
-                id: try Self.id(request.connectorID), url: request.connectorURL, deadline: context.deadline)
+                id: try Self.id(request.connectorID), url: request.connectorURL, deadline: context.deadline,
+                request: Self.change(context, requestID: request.requestID, expectedRevision: request.expectedRevision))
             return ConnectorsV1.ActivateResponse(connector: .init(result.connector), message: result.message)
         }
         addEncoded(.list, to: &router, mutating: false) { [getAnswers] (request: ConnectorsV1.ListRequest, _) in
@@ -56,15 +59,19 @@ public struct ConnectorService: Sendable {
                 getAnswers.answer(for: cached, encode: Self.getAnswer)
             }
         }
-        add(.setMode, to: &router, mutating: true) { (request: ConnectorsV1.SetModeRequest, _) in
+        add(.setMode, to: &router, mutating: true) { (request: ConnectorsV1.SetModeRequest, context) in
             guard let mode = try request.mode.domainMode() else {
                 throw ConnectorRegistryError(.invalidArgument, "A mode is required: sync, active or deactive")
             }
-            let connector = try await registry.setMode(id: try Self.id(request.connectorID), to: mode)
+            let connector = try await registry.setMode(
+                id: try Self.id(request.connectorID), to: mode,
+                request: Self.change(context, requestID: request.requestID, expectedRevision: request.expectedRevision))
             return ConnectorsV1.SetModeResponse(connector: .init(connector))
         }
-        add(.delete, to: &router, mutating: true) { (request: ConnectorsV1.DeleteRequest, _) in
-            let result = try await registry.delete(id: try Self.id(request.connectorID))
+        add(.delete, to: &router, mutating: true) { (request: ConnectorsV1.DeleteRequest, context) in
+            let result = try await registry.delete(
+                id: try Self.id(request.connectorID),
+                request: Self.change(context, requestID: request.requestID, expectedRevision: request.expectedRevision))
             return ConnectorsV1.DeleteResponse(connectorID: request.connectorID, message: result.message)
         }
         add(.getLogo, to: &router, mutating: false) { (request: ConnectorsV1.GetLogoRequest, _) in
@@ -72,8 +79,47 @@ public struct ConnectorService: Sendable {
             return ConnectorsV1.GetLogoResponse(contentType: logo.contentType, data: logo.data)
         }
         add(.create, to: &router, mutating: true) { (request: ConnectorsV1.CreateRequest, context) in
-            let result = try await registry.create(url: request.connectorURL, secret: request.secret, deadline: context.deadline)
+            let result = try await registry.create(
+                url: request.connectorURL, secret: request.secret, deadline: context.deadline,
+                request: Self.change(context, requestID: request.requestID))
             return ConnectorsV1.CreateResponse(connector: .init(result.connector), message: result.message)
+        }
+        add(.listChanges, to: &router, mutating: false) { (request: ConnectorsV1.ListChangesRequest, _) in
+            let (events, next) = try await registry.listChanges(
+                startRevision: request.startRevision, maxEvents: Int(request.maxEvents),
+                wait: .milliseconds(Int64(request.waitMs)),
+                filter: WatchFilter(mode: try request.mode.domainMode(), connectorID: try Self.optionalID(request.connectorID)))
+            return ConnectorsV1.ListChangesResponse(events: events.map(ConnectorsV1.WatchEvent.init), nextRevision: next)
+        }
+        add(.getHistory, to: &router, mutating: true) { (request: ConnectorsV1.GetHistoryRequest, _) in
+            let page = try await registry.history(
+                connectorID: try Self.optionalID(request.connectorID), startRevision: request.startRevision,
+                pageSize: Int(request.pageSize), pageToken: request.pageToken)
+            return ConnectorsV1.GetHistoryResponse(
+                records: page.records.map(ConnectorsV1.HistoryRecord.init), nextPageToken: page.nextPageToken)
+        }
+        add(.verifyHistory, to: &router, mutating: true) { (_: ConnectorsV1.VerifyHistoryRequest, _) in
+            let verification = try await registry.verifyHistory()
+            return ConnectorsV1.VerifyHistoryResponse(
+                ok: verification.isOK, records: verification.records, firstBadRevision: verification.firstBadRevision ?? 0,
+                message: verification.message, oldestRevision: verification.oldestRevision,
+                latestRevision: verification.latestRevision)
+        }
+        let logger = logger
+        router.registerServerStreaming(service: ConnectorsV1.serviceName, method: ConnectorsV1.Method.watch.rawValue) {
+            payload, responses, _ in
+            let request = try Self.decode(ConnectorsV1.WatchRequest.self, payload, .watch)
+            do {
+                try await registry.watch(
+                    startRevision: request.startRevision,
+                    filter: WatchFilter(mode: try request.mode.domainMode(), connectorID: try Self.optionalID(request.connectorID)),
+                    includeInitialState: request.includeInitialState
+                ) { event in
+                    try await responses.write(ConnectorsV1.WatchEvent(event).byteBuffer())
+                }
+            } catch let error as ConnectorRegistryError where error.code == .internal {
+                throw Self.reported(error, method: .watch, logger: logger)
+            }
         }
     }
 
@@ -154,6 +200,19 @@ public struct ConnectorService: Sendable {
         case .success(let request): return request
         case .failure(let error): throw RPCError(code: .invalidArgument, message: "invalid \(method.rawValue) request: \(error.reason)")
         }
+    }
+
+    /// How a change was asked for: by the peer, with the request's retry id
+    /// and expected revision (0: none).
+    private static func change(_ context: ServerContext, requestID: String, expectedRevision: UInt64 = 0) -> ChangeRequest {
+        let peer = context.peer
+        return ChangeRequest(
+            caller: .process(uid: peer.uid, gid: peer.gid, pid: peer.pid), requestID: requestID, expectedRevision: expectedRevision)
+    }
+
+    /// A wire id filter: 0 for none.
+    private static func optionalID(_ wire: UInt64) throws(ConnectorRegistryError) -> Int64? {
+        wire == 0 ? nil : try id(wire)
     }
 
     /// A wire id as a registry id; ids beyond Int64 cannot exist.

@@ -20,6 +20,9 @@ public struct DaemonConfiguration: Sendable {
     public var maximumConnections = 16_384
     /// How long in-flight calls may finish after SIGTERM.
     public var shutdownGracePeriod: Duration = .seconds(10)
+    /// How many revisions of history to keep (older records are compacted
+    /// away); nil: all.
+    public var historyKeepRevisions: UInt64?
 
     public init(socketPath: String, dataDirectory: String) {
         self.socketPath = socketPath

@@ -55,6 +55,9 @@ struct Connectord: AsyncParsableCommand {
     @Option(name: .customLong("max-connections"), help: "Client connections served at once; more wait to be accepted (env CONNECTORD_MAX_CONNECTIONS; default 16384, and always below the open-file limit).")
     var maximumConnections: Int?
 
+    @Option(name: .customLong("history-keep-revisions"), help: "Revisions of history to keep; older records are compacted away, keeping the chain verifiable (env CONNECTORD_HISTORY_KEEP_REVISIONS; default: all).")
+    var historyKeepRevisions: UInt64?
+
     mutating func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         umask(0o077)
@@ -111,6 +114,12 @@ struct Connectord: AsyncParsableCommand {
         configuration.policy = AccessPolicy(adminUIDs: uids, adminGIDs: gids)
         guard fetchTimeout > 0, fetchTimeout <= 300 else { throw DaemonError("--fetch-timeout must be between 0 and 300 seconds") }
         configuration.fetchLimits.totalTimeout = .milliseconds(Int64(fetchTimeout * 1000))
+        if let text = historyKeepRevisions.map(String.init) ?? env("CONNECTORD_HISTORY_KEEP_REVISIONS") {
+            guard let keep = UInt64(text), keep > 0 else {
+                throw DaemonError("--history-keep-revisions must be a positive number, not '\(text)'")
+            }
+            configuration.historyKeepRevisions = keep
+        }
         if let text = maximumConnections.map(String.init) ?? env("CONNECTORD_MAX_CONNECTIONS") {
             guard let count = Int(text), count > 0 else { throw DaemonError("--max-connections must be a positive number, not '\(text)'") }
             configuration.maximumConnections = count

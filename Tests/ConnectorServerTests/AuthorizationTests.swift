@@ -273,6 +273,9 @@ struct AuthorizationTests {
                     (.setMode, ConnectorsV1.SetModeRequest(connectorID: id, mode: .deactive).serializedBytes()),
                     (.delete, ConnectorsV1.DeleteRequest(connectorID: id).serializedBytes()),
                     (.create, ConnectorsV1.CreateRequest(connectorURL: "http://127.0.0.1:1/c.json", secret: "").serializedBytes()),
+                    // The history names users: superusers only.
+                    (.getHistory, ConnectorsV1.GetHistoryRequest().serializedBytes()),
+                    (.verifyHistory, ConnectorsV1.VerifyHistoryRequest().serializedBytes()),
                     // Refused before decoding: garbage is PERMISSION_DENIED too, not INVALID_ARGUMENT.
                     (.register, [0x0A, 0x05, 0x61]),
                     // Unknown ids too: no probing what exists.
@@ -285,7 +288,13 @@ struct AuthorizationTests {
                 // Members of the primary group 65534 are strangers too, unless configured.
                 #expect(await handlers.call(.delete, ConnectorsV1.DeleteRequest(connectorID: id), as: stranger).failure == denied)
 
-                // Reads are open to the stranger.
+                // The admin reads the history, which names who registered.
+                let history = try await handlers.call(.getHistory, ConnectorsV1.GetHistoryRequest(), as: admin).get()
+                #expect(try ConnectorsV1.GetHistoryResponse(serializedBytes: history).records.map(\.caller.uid) == [4_100_000])
+
+                // Reads are open to the stranger, ListChanges included.
+                let changed = try await handlers.call(.listChanges, ConnectorsV1.ListChangesRequest(startRevision: 1), as: stranger).get()
+                #expect(try ConnectorsV1.ListChangesResponse(serializedBytes: changed).events.map(\.connectorID) == [id])
                 let listed = try await handlers.call(.list, ConnectorsV1.ListRequest(), as: stranger).get()
                 #expect(try ConnectorsV1.ListResponse(serializedBytes: listed).connectors.map(\.name) == ["guarded"])
                 let got = try await handlers.call(.get, ConnectorsV1.GetRequest(connectorID: id), as: stranger).get()
