@@ -94,6 +94,17 @@ final class RequestDispatcher: ChannelInboundHandler {
                 result: .failure(RPCError(code: .invalidArgument, message: "StreamID must be odd for client initiated streams")))
         }
         if frame.type == .data {
+            // Data for a stream id no request opened is a protocol error. Data
+            // for one opened before goes to the connection's task, which drops
+            // it if the stream has ended: the client may send before it sees
+            // the end, and the reference client (1.2.7) keeps a stream that
+            // ended with an error open, so that an answer to each such frame
+            // would stall its whole connection.
+            guard frame.streamID <= lastStreamID else {
+                return .respond(
+                    streamID: frame.streamID,
+                    result: .failure(RPCError(code: .invalidArgument, message: "StreamID is no longer active")))
+            }
             return .data(streamID: frame.streamID, flags: frame.flags, payload: frame.data)
         }
         guard frame.streamID > lastStreamID else {

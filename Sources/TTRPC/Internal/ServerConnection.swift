@@ -231,11 +231,9 @@ struct ServerConnection: Sendable {
 
     /// Hands a data frame to its stream, or answers the protocol error it is.
     private func receive(streamID: UInt32, flags: UInt8, payload: ByteBuffer, streams: StreamTable) async throws {
-        guard let stream = streams[streamID] else {
-            // The reference's answer to data for a stream it does not know.
-            return try await outbound.write(contentsOf: encode(streamID, .failure(
-                RPCError(code: .invalidArgument, message: "StreamID is no longer active"))))
-        }
+        // A stream that has ended: the client sent this before it saw the end
+        // (data for an id never opened is answered by `RequestDispatcher`).
+        guard let stream = streams[streamID] else { return }
         guard stream.kind.clientSendsData else {
             let error = RPCError(
                 code: .invalidArgument,
