@@ -138,7 +138,14 @@ extension StreamSuites {
         func kindMismatch(method: String, flags: UInt8) async throws {
             try await Self.withPeer { peer in
                 try await peer.write(streamRequestFrame(streamID: 1, method: method, flags: flags))
-                #expect(try await peer.readStatus(streamID: 1)?.code == .invalidArgument)
+                let error = try await peer.readStatus(streamID: 1)
+                #expect(error?.code == .invalidArgument)
+                let called = [
+                    0: "called as unary", 1: "called as server streaming (remote closed)",
+                    2: "called as client streaming (remote open)", 3: "called with request flags 0x3",
+                ][flags]!
+                #expect(error?.message.hasPrefix("method \(method) is ") == true, "\(String(describing: error))")
+                #expect(error?.message.hasSuffix(", \(called)") == true, "\(String(describing: error))")
                 // The unary Echo of the test service, opened as a stream.
                 try await peer.write(streamRequestFrame(streamID: 3, method: "Echo", flags: remoteClosed, service: TestService.name))
                 #expect(try await peer.readStatus(streamID: 3)?.code == .invalidArgument)

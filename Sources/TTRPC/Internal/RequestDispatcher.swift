@@ -134,12 +134,12 @@ final class RequestDispatcher: ChannelInboundHandler {
     private static func kindMismatch(_ kind: MethodKind, flags: UInt8, _ request: RequestEnvelope) -> RPCError {
         let called: String
         switch flags {
-        case 0: called = "unary"
-        case Frame.Flags.remoteClosed: called = "server streaming (remote closed)"
-        case Frame.Flags.remoteOpen: called = "client streaming (remote open)"
+        case 0: called = "as unary"
+        case Frame.Flags.remoteClosed: called = "as server streaming (remote closed)"
+        case Frame.Flags.remoteOpen: called = "as client streaming (remote open)"
         default: called = "with request flags 0x\(String(flags, radix: 16))"
         }
-        return RPCError(code: .invalidArgument, message: "method \(request.method) is \(kind), called as \(called)")
+        return RPCError(code: .invalidArgument, message: "method \(request.method) is \(kind), called \(called)")
     }
 
     private func write(_ context: ChannelHandlerContext, _ streamID: UInt32, _ result: Result<ByteBuffer, RPCError>) {
