@@ -132,7 +132,7 @@ extension TTRPCClient {
         guard frame.readableBytes - Frame.headerSize <= maximumFrameSize else {
             throw RPCError(code: .resourceExhausted, message: "request exceeds the maximum message size of \(maximumFrameSize)")
         }
-        let inbox = StreamInbox(maximumBytes: maximumBufferedBytesPerStream)
+        let inbox = StreamInbox(maximumBytes: maximumBufferedBytesPerStream, connectionBudget: bufferedStreamBytes)
         let id = nextCallID.add(1, ordering: .relaxed).newValue
         let call = ClientCall(id: id, frame: frame, deadline: timeoutNanoseconds.map { .now() + .nanoseconds($0) }, sink: .stream(inbox))
         do {
