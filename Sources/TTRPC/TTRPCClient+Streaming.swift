@@ -27,33 +27,53 @@ extension TTRPCClient {
         return try await body(MessageStream(stream.inbox))
     }
 
-    /// Calls a client-streaming method: `requests` sends the input messages;
-    /// once it returns, the client's side is closed and the server's answer
-    /// awaited.
+    /// Calls a client-streaming method: `requests` sends the input messages
+    /// (in a child task); once it returns, the client's side is closed and the
+    /// server's answer awaited.
+    ///
+    /// The stream may end before `requests` returns: the server answers or
+    /// fails it early, the deadline passes, the connection drops. `requests`
+    /// is then cancelled (its writes fail), and the call returns or throws
+    /// that outcome without waiting for more messages.
     /// - Returns: the encoded answer.
-    /// - Throws: `RPCError`: the server's status (also when it ended the stream
-    ///   while `requests` was still sending: its writes then fail, and the
-    ///   server's answer or status is what this returns or throws),
-    ///   UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED; or what `requests` throws
-    ///   (the stream is then abandoned).
+    /// - Throws: `RPCError`: the server's status, UNAVAILABLE,
+    ///   DEADLINE_EXCEEDED, CANCELLED; or what `requests` throws while the
+    ///   stream is open (the stream is then abandoned).
     public func clientStreaming(
         service: String,
         method: String,
         metadata: Metadata = [:],
         timeout: Duration? = nil,
-        requests: (MessageWriter) async throws -> Void
+        requests: @escaping @Sendable (MessageWriter) async throws -> Void
     ) async throws -> ByteBuffer {
         let stream = try await openStream(
             .clientStreaming, service: service, method: method, payload: ByteBuffer(), metadata: metadata, timeout: timeout)
         defer { stream.abandon() }
-        do {
-            try await requests(stream.writer)
-            try await stream.closeSending()
-        } catch is RPCError where stream.inbox.hasEnded {
-            // The server ended the stream meanwhile: its answer or its status follows.
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    try await requests(stream.writer)
+                    try await stream.closeSending()
+                } catch {
+                    // The stream ended meanwhile (cancelled: the answer or the end is
+                    // in, or the caller was cancelled): that is the outcome.
+                    if stream.inbox.hasEnded || Task.isCancelled { return }
+                    stream.abandon(RPCError(code: .cancelled, message: "the request producer failed: \(error)"))
+                    throw error
+                }
+            }
+            // The answer, or how the stream ended; then the producer has nothing left to do.
+            var answers = MessageStream(stream.inbox).makeAsyncIterator()
+            let outcome: Result<ByteBuffer?, RPCError>
+            do throws(RPCError) {
+                outcome = .success(try await answers.next())
+            } catch {
+                outcome = .failure(error)
+            }
+            group.cancelAll()
+            try await group.waitForAll()  // what the producer threw, if it failed first
+            return try outcome.get() ?? ByteBuffer()
         }
-        var answers = MessageStream(stream.inbox).makeAsyncIterator()
-        return try await answers.next() ?? ByteBuffer()
     }
 
     /// Calls a bidirectional-streaming method: `requests` sends the input
@@ -112,7 +132,7 @@ extension TTRPCClient {
         guard frame.readableBytes - Frame.headerSize <= maximumFrameSize else {
             throw RPCError(code: .resourceExhausted, message: "request exceeds the maximum message size of \(maximumFrameSize)")
         }
-        let inbox = StreamInbox(maximumBytes: maximumBufferedBytesPerStream)
+        let inbox = StreamInbox(maximumBytes: maximumBufferedBytesPerStream, connectionBudget: bufferedStreamBytes)
         let id = nextCallID.add(1, ordering: .relaxed).newValue
         let call = ClientCall(id: id, frame: frame, deadline: timeoutNanoseconds.map { .now() + .nanoseconds($0) }, sink: .stream(inbox))
         do {

@@ -16,6 +16,10 @@ public final class TTRPCClient: Sendable {
     let maximumFrameSize: Int
     /// Bytes of a stream's messages buffered for the application.
     let maximumBufferedBytesPerStream: Int
+    /// Bytes of all the streams' messages buffered for the application: the
+    /// client has one connection at a time, and a dropped connection's
+    /// streams give theirs back as they fail.
+    let bufferedStreamBytes: UsageLimit
     private let state = Mutex(State.disconnected)
     let nextCallID = Atomic<UInt64>(0)
 
@@ -32,15 +36,23 @@ public final class TTRPCClient: Sendable {
     ///     application has not taken yet (each counted with 64 bytes of
     ///     overhead); past them that stream alone fails with
     ///     RESOURCE_EXHAUSTED, so that it never holds up the others.
+    ///   - maximumBufferedBytesPerConnection: bytes of the messages of all
+    ///     streams the application has not taken yet (counted the same way,
+    ///     the one message an empty stream buffer accepts included); a message
+    ///     past them fails the stream it came for with RESOURCE_EXHAUSTED, the
+    ///     others go on. It bounds what a server can make the client hold,
+    ///     whatever it sends on however many streams are open.
     public init(
         socketPath: String,
         maximumFrameSize: Int = Frame.maximumDataSize,
         maximumBufferedBytesPerStream: Int = 1 << 20,
+        maximumBufferedBytesPerConnection: Int = 16 << 20,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         self.socketPath = socketPath
         self.maximumFrameSize = maximumFrameSize
         self.maximumBufferedBytesPerStream = maximumBufferedBytesPerStream
+        self.bufferedStreamBytes = UsageLimit(limit: maximumBufferedBytesPerConnection)
         self.eventLoopGroup = eventLoopGroup
     }
 

@@ -21,6 +21,15 @@ extension TTRPCServer {
         /// control: a client that sends faster than the handler reads, for
         /// longer than this absorbs, fails its stream.)
         public var maximumBufferedBytesPerStream = 1 << 20
+        /// Bytes of a client's messages waiting for the handlers of all the
+        /// streams of one connection (counted as above, the one message an
+        /// empty stream buffer accepts included); a message past them fails
+        /// the stream it came for with RESOURCE_EXHAUSTED and the others go
+        /// on. It bounds what a client can make a connection hold, whatever
+        /// it sends: without it, every one of the
+        /// `maximumConcurrentRequestsPerConnection` streams could hold a
+        /// message of `maximumFrameSize` (64 x 4 MiB).
+        public var maximumBufferedBytesPerConnection = 16 << 20
         /// A stream whose next message cannot be sent for this long (the
         /// client reads nothing) ends with RESOURCE_EXHAUSTED (noticed within
         /// half of it more).

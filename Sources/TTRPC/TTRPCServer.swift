@@ -172,6 +172,7 @@ public final class TTRPCServer: Sendable {
                     maximumFrameSize: configuration.maximumFrameSize,
                     maximumConcurrentRequests: configuration.maximumConcurrentRequestsPerConnection,
                     maximumBufferedBytesPerStream: configuration.maximumBufferedBytesPerStream,
+                    maximumBufferedBytesPerConnection: configuration.maximumBufferedBytesPerConnection,
                     streamSendTimeout: configuration.streamSendTimeout,
                     blockedOutput: accepted.blockedOutput,
                     isPastGracePeriod: { self.state.withLock { $0.pastGracePeriod } },

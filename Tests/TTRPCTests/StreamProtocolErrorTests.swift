@@ -70,6 +70,29 @@ extension StreamSuites {
             }
         }
 
+        /// The server may end a stream while the client still sends: what the
+        /// client sent before it saw the end is dropped, not answered (the
+        /// reference client 1.2.7 keeps a stream that ended with an error open,
+        /// and an answer to each such frame stalled its whole connection).
+        @Test("data for a stream that has ended (its handler failed, or its request was refused): dropped, nothing answered")
+        func dataForEndedStream() async throws {
+            try await Self.withPeer { peer in
+                try await peer.write(streamRequestFrame(streamID: 1, method: "Collect", flags: remoteOpen))
+                try await peer.write(dataFrame(streamID: 1, StreamService.failMessage))
+                #expect(try await peer.readStatus(streamID: 1) == StreamService.failure(after: 0))
+                // A request refused (its flags do not match the method), then its data.
+                try await peer.write(streamRequestFrame(streamID: 3, method: "Echo", flags: remoteOpen, service: TestService.name))
+                #expect(try await peer.readStatus(streamID: 3)?.code == .invalidArgument)
+                for streamID: UInt32 in [1, 3] {
+                    try await peer.write(dataFrame(streamID: streamID, [1]))
+                    try await peer.write(dataFrame(streamID: streamID, [2]))
+                    try await peer.write(dataFrame(streamID: streamID, flags: remoteClosed | noData, []))
+                }
+                // The next frame is the echo's answer: nothing was answered to those.
+                try await peer.expectEcho(streamID: 5)
+            }
+        }
+
         @Test("data for a stream never opened: INVALID_ARGUMENT with the reference's words")
         func dataForUnknownStream() async throws {
             try await Self.withPeer { peer in
@@ -79,15 +102,18 @@ extension StreamSuites {
             }
         }
 
-        @Test("data for a stream that has finished: INVALID_ARGUMENT")
+        @Test("data for a stream that has finished cleanly: dropped, nothing answered")
         func dataForFinishedStream() async throws {
             try await Self.withPeer { peer in
-                try await peer.write(streamRequestFrame(streamID: 1, method: "Count", flags: remoteClosed, payload: Array(StreamService.countRequest(1).readableBytesView)))
+                // `First` sends the first message back and ends the stream, the client's side still open.
+                try await peer.write(streamRequestFrame(streamID: 1, method: "First", flags: remoteOpen))
+                try await peer.write(dataFrame(streamID: 1, [7]))
                 #expect(try await peer.readFrame().flags == 0)  // the one message
                 let end = try await peer.readFrame()
                 #expect(end.type == .data && end.flags == remoteClosed | noData)
                 try await peer.write(dataFrame(streamID: 1, [1]))
-                #expect(try await peer.readStatus(streamID: 1)?.code == .invalidArgument)
+                try await peer.write(dataFrame(streamID: 1, flags: remoteClosed | noData, []))
+                // The next frame is the echo's answer.
                 try await peer.expectEcho(streamID: 3)
             }
         }
@@ -112,7 +138,14 @@ extension StreamSuites {
         func kindMismatch(method: String, flags: UInt8) async throws {
             try await Self.withPeer { peer in
                 try await peer.write(streamRequestFrame(streamID: 1, method: method, flags: flags))
-                #expect(try await peer.readStatus(streamID: 1)?.code == .invalidArgument)
+                let error = try await peer.readStatus(streamID: 1)
+                #expect(error?.code == .invalidArgument)
+                let called = [
+                    0: "called as unary", 1: "called as server streaming (remote closed)",
+                    2: "called as client streaming (remote open)", 3: "called with request flags 0x3",
+                ][flags]!
+                #expect(error?.message.hasPrefix("method \(method) is ") == true, "\(String(describing: error))")
+                #expect(error?.message.hasSuffix(", \(called)") == true, "\(String(describing: error))")
                 // The unary Echo of the test service, opened as a stream.
                 try await peer.write(streamRequestFrame(streamID: 3, method: "Echo", flags: remoteClosed, service: TestService.name))
                 #expect(try await peer.readStatus(streamID: 3)?.code == .invalidArgument)

@@ -125,6 +125,11 @@ final class RawPeer {
         try await outbound.write(ByteBuffer(bytes: bytes))
     }
 
+    /// Writes `buffer` as it is (a large payload sent many times is not copied).
+    func write(_ buffer: ByteBuffer) async throws {
+        try await outbound.write(buffer)
+    }
+
     /// The next frame the server sends.
     func readFrame() async throws -> Frame {
         switch try await inbound.next() {

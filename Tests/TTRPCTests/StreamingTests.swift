@@ -126,6 +126,50 @@ extension StreamSuites {
             }
         }
 
+        @Test("client streaming: a server that answers while the producer waits: the answer, the producer cancelled")
+        func clientStreamAnswerWhileProducerWaits() async throws {
+            let gate = Gate()
+            defer { gate.open() }
+            try await withServerAndClient(router: .streams) { client, _ async throws in
+                let producer = Locked<(any Error)?>(nil)
+                let answer = try await client.clientStreaming(service: StreamService.name, method: "TakeTwo") { writer in
+                    try await writer.write(ByteBuffer(bytes: [0]))
+                    try await writer.write(ByteBuffer(bytes: [1]))
+                    do {
+                        try await gate.wait()  // opened only when the test ends
+                    } catch {
+                        producer.withLock { $0 = error }
+                        throw error
+                    }
+                }
+                #expect(answer == ByteBuffer(bytes: [2]))
+                #expect(producer.value is CancellationError)
+            }
+        }
+
+        /// The reference server 1.2.7 ends the stream at `timeout_nano`; the
+        /// call must return then, whatever its producer awaits.
+        @Test("client streaming: the deadline passes while the producer waits: DEADLINE_EXCEEDED, the producer cancelled")
+        func clientStreamDeadlineWhileProducerWaits() async throws {
+            let gate = Gate()
+            defer { gate.open() }
+            var router = Router.streams
+            router.registerClientStreaming(service: StreamService.name, method: "Drain") { requests, _ in
+                for try await _ in requests {}
+                return ByteBuffer()
+            }
+            try await withServerAndClient(router: router) { client, _ async throws in
+                let error = await rpcError {
+                    _ = try await client.clientStreaming(service: StreamService.name, method: "Drain", timeout: .milliseconds(100)) { writer in
+                        try await writer.write(ByteBuffer(bytes: [0]))
+                        try await gate.wait()  // opened only when the test ends
+                    }
+                }
+                #expect(error?.code == .deadlineExceeded)
+                #expect(try await client.callTest("Echo", [1]) == [1])
+            }
+        }
+
         // MARK: Bidirectional
 
         @Test("bidirectional: a server that ends cleanly while the client still sends: its messages, then the clean end")

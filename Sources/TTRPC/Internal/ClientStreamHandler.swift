@@ -143,7 +143,9 @@ final class ClientStreamHandler: ChannelDuplexHandler {
                 let end: Result<Void, RPCError>
                 do {
                     let answer = try ResponseEnvelope(decoding: frame.data).result.get()
-                    if answer.readableBytes > 0 { _ = inbox.offer(answer) }
+                    if answer.readableBytes > 0, let error = Self.refusal(inbox.offer(answer), inbox) {
+                        return complete(frame.streamID, with: .failure(error), droppingMessages: true)
+                    }
                     end = .success(())
                 } catch {
                     end = .failure(error)
@@ -155,14 +157,8 @@ final class ClientStreamHandler: ChannelDuplexHandler {
             guard let call = pending[frame.streamID], case .stream(let inbox) = call.sink else {
                 return  // a unary call's, or a stream's that has ended: nothing to deliver it to
             }
-            if frame.flags & Frame.Flags.noData == 0, inbox.offer(frame.data) == .full {
-                complete(
-                    frame.streamID,
-                    with: .failure(RPCError(
-                        code: .resourceExhausted,
-                        message: "stream buffer full: the application left more than \(inbox.maximumBytes) bytes of messages waiting")),
-                    droppingMessages: true)
-                return
+            if frame.flags & Frame.Flags.noData == 0, let error = Self.refusal(inbox.offer(frame.data), inbox) {
+                return complete(frame.streamID, with: .failure(error), droppingMessages: true)
             }
             if frame.flags & Frame.Flags.remoteClosed != 0 {
                 complete(frame.streamID, with: .success(ByteBuffer()))
@@ -202,6 +198,22 @@ final class ClientStreamHandler: ChannelDuplexHandler {
             case .failure(let error) where droppingMessages: inbox.fail(error)
             case .failure(let error): inbox.finish(.failure(error))
             }
+        }
+    }
+
+    /// The status a stream fails with when its inbox refused a message; nil if it took it.
+    private static func refusal(_ offer: StreamInbox.OfferResult, _ inbox: StreamInbox) -> RPCError? {
+        switch offer {
+        case .accepted, .ended:
+            return nil
+        case .full:
+            return RPCError(
+                code: .resourceExhausted,
+                message: "stream buffer full: the application left more than \(inbox.maximumBytes) bytes of messages waiting")
+        case .connectionFull:
+            return RPCError(
+                code: .resourceExhausted,
+                message: "connection buffer full: the application left more than \(inbox.connectionBudget.limit) bytes of messages waiting on this connection's streams")
         }
     }
 

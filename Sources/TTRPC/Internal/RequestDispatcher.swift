@@ -94,6 +94,17 @@ final class RequestDispatcher: ChannelInboundHandler {
                 result: .failure(RPCError(code: .invalidArgument, message: "StreamID must be odd for client initiated streams")))
         }
         if frame.type == .data {
+            // Data for a stream id no request opened is a protocol error. Data
+            // for one opened before goes to the connection's task, which drops
+            // it if the stream has ended: the client may send before it sees
+            // the end, and the reference client (1.2.7) keeps a stream that
+            // ended with an error open, so that an answer to each such frame
+            // would stall its whole connection.
+            guard frame.streamID <= lastStreamID else {
+                return .respond(
+                    streamID: frame.streamID,
+                    result: .failure(RPCError(code: .invalidArgument, message: "StreamID is no longer active")))
+            }
             return .data(streamID: frame.streamID, flags: frame.flags, payload: frame.data)
         }
         guard frame.streamID > lastStreamID else {
@@ -123,12 +134,12 @@ final class RequestDispatcher: ChannelInboundHandler {
     private static func kindMismatch(_ kind: MethodKind, flags: UInt8, _ request: RequestEnvelope) -> RPCError {
         let called: String
         switch flags {
-        case 0: called = "unary"
-        case Frame.Flags.remoteClosed: called = "server streaming (remote closed)"
-        case Frame.Flags.remoteOpen: called = "client streaming (remote open)"
+        case 0: called = "as unary"
+        case Frame.Flags.remoteClosed: called = "as server streaming (remote closed)"
+        case Frame.Flags.remoteOpen: called = "as client streaming (remote open)"
         default: called = "with request flags 0x\(String(flags, radix: 16))"
         }
-        return RPCError(code: .invalidArgument, message: "method \(request.method) is \(kind), called as \(called)")
+        return RPCError(code: .invalidArgument, message: "method \(request.method) is \(kind), called \(called)")
     }
 
     private func write(_ context: ChannelHandlerContext, _ streamID: UInt32, _ result: Result<ByteBuffer, RPCError>) {

@@ -20,6 +20,11 @@ import Synchronization
 /// RESOURCE_EXHAUSTED), and a stream whose next message cannot be sent for
 /// `streamSendTimeout` (found within half of it more) ends with
 /// RESOURCE_EXHAUSTED.
+///
+/// What the client's messages can make the connection hold is bounded as a
+/// whole too: the inboxes of its streams share `maximumBufferedBytesPerConnection`;
+/// a message past it fails the stream it came for (RESOURCE_EXHAUSTED), the
+/// others go on.
 struct ServerConnection: Sendable {
     let peer: PeerCredentials
     let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
@@ -30,6 +35,7 @@ struct ServerConnection: Sendable {
     let maximumFrameSize: Int
     let maximumConcurrentRequests: Int
     let maximumBufferedBytesPerStream: Int
+    let maximumBufferedBytesPerConnection: Int
     let streamSendTimeout: Duration
     /// 1 while the channel is not writable (kept by `WritabilityGate`).
     let blockedOutput: UsageLimit
@@ -44,6 +50,7 @@ struct ServerConnection: Sendable {
 
     func serve(_ inbound: NIOAsyncChannelInboundStream<ServerEvent>) async throws {
         let streams = StreamTable()
+        let bufferedBytes = UsageLimit(limit: maximumBufferedBytesPerConnection)
         // The client gone, no stream can go on: each is ended (its handler
         // cancelled) rather than left to notice at its next write.
         closeFuture.whenComplete { _ in
@@ -88,12 +95,16 @@ struct ServerConnection: Sendable {
                             try await outbound.write(contentsOf: frame)
                         }
                     case .streaming(let handler):
-                        let inbox = StreamInbox(maximumBytes: maximumBufferedBytesPerStream)
+                        let inbox = StreamInbox(maximumBytes: maximumBufferedBytesPerStream, connectionBudget: bufferedBytes)
                         let stream = ServerStream(kind: route.kind, inbox: route.kind.clientSendsData ? inbox : nil)
                         // The request's input is the first message (as the reference
                         // does; a client-streaming request usually has none).
-                        if !route.kind.clientSendsData || request.payload.readableBytes > 0 {
-                            _ = inbox.offer(request.payload)
+                        if !route.kind.clientSendsData || request.payload.readableBytes > 0,
+                            inbox.offer(request.payload) != .accepted
+                        {
+                            inFlight -= 1  // no task for it
+                            try await outbound.write(contentsOf: encode(streamID, .failure(Self.connectionFull(maximumBufferedBytesPerConnection))))
+                            continue
                         }
                         if !route.kind.clientSendsData { inbox.finish(.success(())) }
                         streams.add(streamID, stream)
@@ -231,11 +242,9 @@ struct ServerConnection: Sendable {
 
     /// Hands a data frame to its stream, or answers the protocol error it is.
     private func receive(streamID: UInt32, flags: UInt8, payload: ByteBuffer, streams: StreamTable) async throws {
-        guard let stream = streams[streamID] else {
-            // The reference's answer to data for a stream it does not know.
-            return try await outbound.write(contentsOf: encode(streamID, .failure(
-                RPCError(code: .invalidArgument, message: "StreamID is no longer active"))))
-        }
+        // A stream that has ended: the client sent this before it saw the end
+        // (data for an id never opened is answered by `RequestDispatcher`).
+        guard let stream = streams[streamID] else { return }
         guard stream.kind.clientSendsData else {
             let error = RPCError(
                 code: .invalidArgument,
@@ -257,10 +266,17 @@ struct ServerConnection: Sendable {
             }
         }
         guard let inbox = stream.inbox else { return }
-        if carriesMessage, inbox.offer(payload) == .full {
-            return stream.end(RPCError(
-                code: .resourceExhausted,
-                message: "stream buffer full: the handler left more than \(inbox.maximumBytes) bytes of messages waiting"))
+        if carriesMessage {
+            switch inbox.offer(payload) {
+            case .accepted, .ended:
+                break
+            case .full:
+                return stream.end(RPCError(
+                    code: .resourceExhausted,
+                    message: "stream buffer full: the handler left more than \(inbox.maximumBytes) bytes of messages waiting"))
+            case .connectionFull:
+                return stream.end(Self.connectionFull(maximumBufferedBytesPerConnection))
+            }
         }
         if closing { inbox.finish(.success(())) }
     }
@@ -280,6 +296,13 @@ struct ServerConnection: Sendable {
     }
 
     // MARK: Helpers
+
+    /// The status of a stream whose message the connection's budget has no room for.
+    private static func connectionFull(_ budget: Int) -> RPCError {
+        RPCError(
+            code: .resourceExhausted,
+            message: "connection buffer full: the handlers of this connection's streams left more than \(budget) bytes of messages waiting")
+    }
 
     private func status(of error: any Error, _ request: RequestEnvelope) -> RPCError {
         let status = RPCError.from(error)

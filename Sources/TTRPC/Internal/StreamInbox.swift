@@ -5,20 +5,23 @@ import Synchronization
 /// them: filled from the event loop (or a connection's task), drained by one
 /// consumer task.
 ///
-/// Bounded: `offer` refuses a message once the waiting messages would cost
-/// more than `maximumBytes`, counting each message's bytes plus
+/// Bounded twice: `offer` refuses a message once the waiting messages would
+/// cost more than `maximumBytes`, counting each message's bytes plus
 /// `overheadPerMessage` (one message is always accepted into an empty inbox,
-/// so a message up to the frame limit can pass). Refusing is the caller's cue
-/// to fail that stream alone; nothing here ever waits for the consumer, so
-/// one slow stream cannot hold up the connection. Small messages are copied
-/// when buffered, so that a waiting message never keeps a whole read buffer
-/// of the connection alive.
+/// so a message up to the frame limit can pass); and once the messages
+/// waiting in all the inboxes of the connection would cost more than their
+/// shared `connectionBudget` (which the one message into an empty inbox must
+/// fit too: without it, every stream of a connection could hold a message of
+/// the frame limit). Refusing is the caller's cue to fail that stream alone;
+/// nothing here ever waits for the consumer, so one slow stream cannot hold
+/// up the connection. Small messages are copied when buffered, so that a
+/// waiting message never keeps a whole read buffer of the connection alive.
 final class StreamInbox: Sendable {
     private enum State {
         /// Messages may still come; a consumer may be waiting for one.
         case open(buffer: CircularBuffer<ByteBuffer>, bytes: Int, waiter: CheckedContinuation<ByteBuffer?, any Error>?)
         /// No more messages will come; those buffered are still delivered, then the end.
-        case finishing(buffer: CircularBuffer<ByteBuffer>, end: Result<Void, RPCError>)
+        case finishing(buffer: CircularBuffer<ByteBuffer>, bytes: Int, end: Result<Void, RPCError>)
         /// Everything delivered (or the consumer gave up): `next()` returns the end.
         case finished(Result<Void, RPCError>)
     }
@@ -26,8 +29,10 @@ final class StreamInbox: Sendable {
     /// What `offer` did with a message.
     enum OfferResult {
         case accepted
-        /// The bound is reached: the stream should fail.
+        /// The stream's bound is reached: the stream should fail.
         case full
+        /// The connection's budget is spent: the stream should fail.
+        case connectionFull
         /// The stream already ended (or its consumer left); the message was dropped.
         case ended
     }
@@ -39,11 +44,27 @@ final class StreamInbox: Sendable {
     static let copiedMessageSize = 4096
 
     let maximumBytes: Int
+    /// The bytes buffered in all the inboxes of one connection, counted like
+    /// `maximumBytes`: what this inbox holds is added on `offer` and given
+    /// back as its messages are taken or dropped.
+    let connectionBudget: UsageLimit
     private let state: Mutex<State>
 
-    init(maximumBytes: Int) {
+    init(maximumBytes: Int, connectionBudget: UsageLimit) {
         self.maximumBytes = maximumBytes
+        self.connectionBudget = connectionBudget
         state = Mutex(.open(buffer: CircularBuffer(initialCapacity: 4), bytes: 0, waiter: nil))
+    }
+
+    deinit {
+        // Whatever path dropped the last reference, the budget gets its bytes back.
+        let held = state.withLock { state in
+            switch state {
+            case .open(_, let bytes, _), .finishing(_, let bytes, _): bytes
+            case .finished: 0
+            }
+        }
+        if held > 0 { connectionBudget.remove(held) }
     }
 
     /// Hands a message to the consumer, or buffers it within the bounds.
@@ -56,6 +77,7 @@ final class StreamInbox: Sendable {
             }
             let cost = message.readableBytes + Self.overheadPerMessage
             guard buffer.isEmpty || bytes + cost <= maximumBytes else { return (.full, nil) }
+            guard connectionBudget.reserve(cost) else { return (.connectionFull, nil) }
             state = .finished(.success(()))  // drops the state's reference: the append does not copy
             buffer.append(message.readableBytes < Self.copiedMessageSize ? ByteBuffer(bytes: message.readableBytesView) : message)
             bytes += cost
@@ -70,8 +92,8 @@ final class StreamInbox: Sendable {
     /// (success) or throws the error. Later calls are ignored.
     func finish(_ end: Result<Void, RPCError>) {
         let waiter: CheckedContinuation<ByteBuffer?, any Error>? = state.withLock { state in
-            guard case .open(let buffer, _, let waiter) = state else { return nil }
-            state = buffer.isEmpty ? .finished(end) : .finishing(buffer: buffer, end: end)
+            guard case .open(let buffer, let bytes, let waiter) = state else { return nil }
+            state = buffer.isEmpty ? .finished(end) : .finishing(buffer: buffer, bytes: bytes, end: end)
             return waiter
         }
         guard let waiter else { return }
@@ -84,18 +106,19 @@ final class StreamInbox: Sendable {
     /// Ends the stream at once with `error`, dropping what is buffered (the
     /// stream failed, or its consumer is gone). Later calls are ignored.
     func fail(_ error: RPCError) {
-        let waiter: CheckedContinuation<ByteBuffer?, any Error>? = state.withLock { state in
+        let (waiter, dropped): (CheckedContinuation<ByteBuffer?, any Error>?, Int) = state.withLock { state in
             switch state {
-            case .open(_, _, let waiter):
+            case .open(_, let bytes, let waiter):
                 state = .finished(.failure(error))
-                return waiter
-            case .finishing:
+                return (waiter, bytes)
+            case .finishing(_, let bytes, _):
                 state = .finished(.failure(error))
-                return nil
+                return (nil, bytes)
             case .finished:
-                return nil
+                return (nil, 0)
             }
         }
+        if dropped > 0 { connectionBudget.remove(dropped) }
         waiter?.resume(throwing: error)
     }
 
@@ -104,7 +127,7 @@ final class StreamInbox: Sendable {
         state.withLock { state in
             switch state {
             case .open: nil
-            case .finishing(_, let end), .finished(let end):
+            case .finishing(_, _, let end), .finished(let end):
                 if case .failure(let error) = end { error } else { nil }
             }
         }
@@ -125,31 +148,35 @@ final class StreamInbox: Sendable {
         do {
             return try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ByteBuffer?, any Error>) in
-                    let now: Result<ByteBuffer?, RPCError>? = state.withLock { state in
+                    let (now, taken): (Result<ByteBuffer?, RPCError>?, Int) = state.withLock { state in
                         switch state {
                         case .open(var buffer, var bytes, let waiter):
                             precondition(waiter == nil, "one consumer at a time")
                             state = .finished(.success(()))  // drops the state's reference: the pop does not copy
                             if let message = buffer.popFirst() {
-                                bytes -= message.readableBytes + Self.overheadPerMessage
+                                let cost = message.readableBytes + Self.overheadPerMessage
+                                bytes -= cost
                                 state = .open(buffer: buffer, bytes: bytes, waiter: nil)
-                                return .success(message)
+                                return (.success(message), cost)
                             }
                             if Task.isCancelled {
                                 state = .finished(.failure(Self.cancelled))
-                                return .failure(Self.cancelled)
+                                return (.failure(Self.cancelled), 0)
                             }
                             state = .open(buffer: buffer, bytes: bytes, waiter: continuation)
-                            return nil
-                        case .finishing(var buffer, let end):
+                            return (nil, 0)
+                        case .finishing(var buffer, var bytes, let end):
                             state = .finished(.success(()))  // as above
                             let message = buffer.popFirst()!
-                            state = buffer.isEmpty ? .finished(end) : .finishing(buffer: buffer, end: end)
-                            return .success(message)
+                            let cost = message.readableBytes + Self.overheadPerMessage
+                            bytes -= cost
+                            state = buffer.isEmpty ? .finished(end) : .finishing(buffer: buffer, bytes: bytes, end: end)
+                            return (.success(message), cost)
                         case .finished(let end):
-                            return end.map { nil }
+                            return (end.map { nil }, 0)
                         }
                     }
+                    if taken > 0 { connectionBudget.remove(taken) }
                     if let now { continuation.resume(with: now.mapError { $0 as any Error }) }
                 }
             } onCancel: {

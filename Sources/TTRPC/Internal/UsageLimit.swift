@@ -1,7 +1,8 @@
 import Synchronization
 
 /// A count of something in use (connections, bytes) against a limit, that one
-/// task at a time can wait on until the count is below the limit.
+/// task at a time can wait on until the count is below the limit, or that
+/// refuses what would pass the limit (`reserve`).
 final class UsageLimit: Sendable {
     private struct State {
         var used = 0
@@ -45,6 +46,19 @@ final class UsageLimit: Sendable {
     func add(_ count: Int) {
         state.withLock { $0.used += count }
     }
+
+    /// Adds `count` if the total stays within `limit`.
+    /// - Returns: whether it was added (give it back with `remove`).
+    func reserve(_ count: Int) -> Bool {
+        state.withLock { state in
+            guard state.used + count <= limit else { return false }
+            state.used += count
+            return true
+        }
+    }
+
+    /// What is in use now.
+    var used: Int { state.withLock { $0.used } }
 
     /// Gives back `count`, letting the waiter go once there is room.
     func remove(_ count: Int) {
