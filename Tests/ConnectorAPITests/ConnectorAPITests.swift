@@ -38,7 +38,10 @@ struct ConnectorAPITests {
         #expect(ConnectorsV1.serviceName == "connectors.v1.ConnectorRegistry")
         #expect(
             ConnectorsV1.Method.allCases.map(\.rawValue)
-                == ["Register", "Activate", "List", "Get", "SetMode", "Delete", "GetLogo", "Create"])
+                == [
+                    "Register", "Activate", "List", "Get", "SetMode", "Delete", "GetLogo", "Create", "Watch", "ListChanges",
+                    "GetHistory", "VerifyHistory",
+                ])
     }
 
     @Test("connector modes: numbers and names")

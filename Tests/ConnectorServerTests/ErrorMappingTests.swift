@@ -196,13 +196,22 @@ struct ErrorMappingTests {
                 [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],  // a varint that never ends
             ]
             for payload in garbage {
-                for method in ConnectorsV1.Method.allCases.map(\.rawValue) {
+                for method in ConnectorsV1.Method.allCases.filter({ $0 != .watch }).map(\.rawValue) {
                     let error = await expectRPCError(.invalidArgument) {
                         try await transport.call(
                             service: ConnectorsV1.serviceName, method: method, payload: ByteBuffer(bytes: payload))
                     }
                     #expect(error?.message.hasPrefix("invalid \(method) request") == true, "\(method): \(error?.message ?? "")")
                 }
+                // Watch is a stream: the same, as the status that ends it.
+                let error = await expectRPCError(.invalidArgument) {
+                    try await transport.serverStreaming(
+                        service: ConnectorsV1.serviceName, method: "Watch", request: ByteBuffer(bytes: payload)
+                    ) { messages in
+                        for try await _ in messages {}
+                    }
+                }
+                #expect(error?.message.hasPrefix("invalid Watch request") == true, "Watch: \(error?.message ?? "")")
             }
             // A name that is not UTF-8 (protobuf-c does not check; the Swift decoding must).
             await expectRPCError(.invalidArgument) {
