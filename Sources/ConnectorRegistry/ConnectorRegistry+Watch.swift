@@ -1,4 +1,7 @@
 extension ConnectorRegistry {
+    /// Watchers and long polls attached to the change feed now.
+    public nonisolated var watcherCount: Int { store.feed.subscriberCount }
+
     /// Delivers the registry's changes in revision order, with no gap and no
     /// duplicate, until `deliver` throws or the task is cancelled.
     ///

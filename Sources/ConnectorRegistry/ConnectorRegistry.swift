@@ -202,6 +202,10 @@ public actor ConnectorRegistry {
         return CachedConnectorPage(entries: entries, nextPageToken: next, revision: scanned.revision)
     }
 
+    /// The revision the read model has applied: what Get and List answered
+    /// from memory reflect. Unchanged, so is every answer made from it.
+    public nonisolated var readRevision: UInt64 { store.model.revision }
+
     /// `cachedList` when every connector of the page is in memory, without
     /// touching the database or suspending; nil otherwise, and for a request
     /// `cachedList` refuses. For answers on a hot path.

@@ -9,19 +9,31 @@ import Synchronization
 /// - A connector is never replaced by an older revision of itself, and a
 ///   deleted one never comes back.
 /// - The ids of every connector, by mode, are always held (a few bytes each);
-///   the connectors themselves up to a capacity. A page whose connectors are
-///   all held is answered from memory alone.
+///   the connectors themselves up to a capacity, the longest held evicted
+///   first (so a page just read stays whole). A page whose connectors are all
+///   held is answered from memory alone.
 /// - A reader that missed fills the model with what it read only if nothing
 ///   was applied since its snapshot: an evicted entry could otherwise be put
 ///   back older than a change already applied.
 final class ReadModel: Sendable {
+    private struct Held {
+        var connector: CachedConnector
+        /// When it was put in: `insertions` holds the same.
+        var sequence: UInt64
+    }
+
     private struct State {
         /// The last revision applied.
         var revision: UInt64
         /// Every connector's id, by its mode.
         var ids: [ConnectorMode: SortedIDs]
         /// Up to `capacity` connectors.
-        var connectors: [Int64: CachedConnector] = [:]
+        var connectors: [Int64: Held] = [:]
+        /// What was put in, in order, from `oldest` on; an entry whose
+        /// sequence no longer matches its connector's was replaced or removed.
+        var insertions: [(id: Int64, sequence: UInt64)] = []
+        var oldest = 0
+        var nextSequence: UInt64 = 0
     }
 
     private let state: Mutex<State>
@@ -40,14 +52,20 @@ final class ReadModel: Sendable {
     /// The last revision applied.
     var revision: UInt64 { state.withLock { $0.revision } }
 
+    /// How many connectors are held (for tests).
+    var heldCount: Int { state.withLock { $0.connectors.count } }
+
+    /// How many insertions are remembered, live or not (for tests).
+    var insertionCount: Int { state.withLock { $0.insertions.count - $0.oldest } }
+
     func connector(id: Int64) -> CachedConnector? {
-        state.withLock { $0.connectors[id] }
+        state.withLock { $0.connectors[id]?.connector }
     }
 
     /// The connector of each id, nil where it is not in memory, and the
     /// revision they reflect, under one lock.
     func connectors(ids: [Int64]) -> (connectors: [CachedConnector?], revision: UInt64) {
-        state.withLock { state in (ids.map { state.connectors[$0] }, state.revision) }
+        state.withLock { state in (ids.map { state.connectors[$0]?.connector }, state.revision) }
     }
 
     /// A page by ascending id (of `mode`, if given) at the last revision
@@ -58,8 +76,8 @@ final class ReadModel: Sendable {
             var entries: [CachedConnector] = []
             entries.reserveCapacity(min(ids.count, size))
             for id in ids.prefix(size) {
-                guard let cached = state.connectors[id] else { return nil }
-                entries.append(cached)
+                guard let held = state.connectors[id] else { return nil }
+                entries.append(held.connector)
             }
             return (entries, ids.count > size, state.revision)
         }
@@ -88,7 +106,7 @@ final class ReadModel: Sendable {
             for change in changes {
                 switch change {
                 case .stored(let connector):
-                    if let held = state.connectors[connector.id], held.revision >= connector.revision { continue }
+                    if let held = state.connectors[connector.id], held.connector.revision >= connector.revision { continue }
                     Self.index(connector.id, as: connector.mode, in: &state)
                     Self.insert(CachedConnector(connector), into: &state, capacity: capacity)
                 case .deleted(let id, _):
@@ -108,7 +126,7 @@ final class ReadModel: Sendable {
         state.withLock { state in
             guard snapshot >= state.revision else { return nil }
             return connectors.map { connector in
-                if let held = state.connectors[connector.id], held.revision >= connector.revision { return held }
+                if let held = state.connectors[connector.id], held.connector.revision >= connector.revision { return held.connector }
                 let entry = CachedConnector(connector)
                 Self.insert(entry, into: &state, capacity: capacity)
                 return entry
@@ -122,11 +140,30 @@ final class ReadModel: Sendable {
         if let mode { state.ids[mode, default: SortedIDs()].insert(id) }
     }
 
+    /// Holds `entry`, evicting the connector held longest when full.
     private static func insert(_ entry: CachedConnector, into state: inout State, capacity: Int) {
         let id = entry.id
-        if state.connectors[id] == nil, state.connectors.count >= capacity {
-            state.connectors.remove(at: state.connectors.startIndex)
+        if state.connectors[id] == nil, state.connectors.count >= capacity { evictOldest(&state) }
+        let sequence = state.nextSequence
+        state.nextSequence += 1
+        state.connectors[id] = Held(connector: entry, sequence: sequence)
+        state.insertions.append((id, sequence))
+        // Entries of replaced or removed connectors pile up: drop them now and then.
+        if state.oldest > max(capacity, 64) || state.insertions.count - state.oldest > 2 * max(capacity, 64) {
+            let live = state.insertions[state.oldest...].filter { state.connectors[$0.id]?.sequence == $0.sequence }
+            state.insertions = live
+            state.oldest = 0
         }
-        state.connectors[id] = entry
+    }
+
+    private static func evictOldest(_ state: inout State) {
+        while state.oldest < state.insertions.count {
+            let (id, sequence) = state.insertions[state.oldest]
+            state.oldest += 1
+            if state.connectors[id]?.sequence == sequence {
+                state.connectors.removeValue(forKey: id)
+                return
+            }
+        }
     }
 }

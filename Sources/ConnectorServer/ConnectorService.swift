@@ -14,6 +14,7 @@ public struct ConnectorService: Sendable {
     private let registry: ConnectorRegistry
     private let policy: AccessPolicy
     private let getAnswers = EncodedAnswerCache(capacity: 4096)
+    private let listAnswers = ListAnswerCache(capacity: 64)
     private let logger: Logger
 
     /// - Parameter logger: where internal errors are logged with their reference.
@@ -43,12 +44,19 @@ public struct ConnectorService: Sendable {
             let page = try await registry.cachedList(
                 mode: try request.mode.domainMode(), pageSize: Int(request.pageSize), pageToken: request.pageToken)
             return Self.listAnswer(page, getAnswers)
-        } inline: { [getAnswers] request in
-            // Answered on the event loop when the whole page is in memory.
-            guard let mode = try? request.mode.domainMode(),
-                let page = registry.cachedListInMemory(mode: mode, pageSize: Int(request.pageSize), pageToken: request.pageToken)
-            else { return nil }
-            return Self.listAnswer(page, getAnswers)
+        } inline: { [getAnswers, listAnswers] request in
+            // Answered on the event loop when the whole page is in memory: the
+            // same answer again while the registry's revision holds.
+            let mode: ConnectorMode?
+            do { mode = try request.mode.domainMode() } catch { return nil }
+            let key = ListAnswerCache.Key(mode: mode, pageSize: Int(request.pageSize), pageToken: request.pageToken)
+            if let answer = listAnswers.answer(for: key, at: registry.readRevision) { return answer }
+            guard let page = registry.cachedListInMemory(mode: mode, pageSize: key.pageSize, pageToken: key.pageToken) else {
+                return nil
+            }
+            let answer = Self.listAnswer(page, getAnswers)
+            listAnswers.keep(answer, for: key, at: page.revision)
+            return answer
         }
         add(.get, to: &router, mutating: false) { (request: ConnectorsV1.GetRequest, _) in
             ConnectorsV1.GetResponse(connector: .init(try await registry.connector(id: try Self.id(request.connectorID))))
