@@ -15,6 +15,7 @@ public struct ConnectorService: Sendable {
     private let policy: AccessPolicy
     private let getAnswers = EncodedAnswerCache(capacity: 4096)
     private let listAnswers = ListAnswerCache(capacity: 64)
+    private let watchEvents = EncodedEventCache(capacity: 256)
     private let logger: Logger
 
     /// - Parameter logger: where internal errors are logged with their reference.
@@ -113,7 +114,7 @@ public struct ConnectorService: Sendable {
                 message: verification.message, oldestRevision: verification.oldestRevision,
                 latestRevision: verification.latestRevision)
         }
-        let logger = logger
+        let (logger, watchEvents) = (logger, watchEvents)
         router.registerServerStreaming(service: ConnectorsV1.serviceName, method: ConnectorsV1.Method.watch.rawValue) {
             payload, responses, _ in
             let request = try Self.decode(ConnectorsV1.WatchRequest.self, payload, .watch)
@@ -123,7 +124,7 @@ public struct ConnectorService: Sendable {
                     filter: WatchFilter(mode: try request.mode.domainMode(), connectorID: try Self.optionalID(request.connectorID)),
                     includeInitialState: request.includeInitialState
                 ) { event in
-                    try await responses.write(ConnectorsV1.WatchEvent(event).byteBuffer())
+                    try await responses.write(watchEvents.encoded(event))
                 }
             } catch let error as ConnectorRegistryError where error.code == .internal {
                 throw Self.reported(error, method: .watch, logger: logger)
