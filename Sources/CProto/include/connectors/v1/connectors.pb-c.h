@@ -432,7 +432,7 @@ struct  Connectors__V1__WatchEvent
   uint64_t connector_id;
   /*
    * The connector after the change; for DELETED as it was when deleted;
-   * absent for BOOKMARK.
+   * empty (id 0) for BOOKMARK.
    */
   Connectors__V1__Connector *connector;
 };

@@ -960,7 +960,7 @@ extension ConnectorsV1 {
         /// Proto field `connector_id` = 3.
         public var connectorID: UInt64
         /// The connector after the change; for DELETED as it was when deleted;
-        /// absent for BOOKMARK.
+        /// empty (id 0) for BOOKMARK.
         ///
         /// Proto field `connector` = 4.
         public var connector: ConnectorsV1.Connector

@@ -900,7 +900,7 @@ type WatchEvent struct {
 	Kind        EventKind `protobuf:"varint,2,opt,name=kind,proto3,enum=connectors.v1.EventKind" json:"kind,omitempty"`
 	ConnectorId uint64    `protobuf:"varint,3,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
 	// The connector after the change; for DELETED as it was when deleted;
-	// absent for BOOKMARK.
+	// empty (id 0) for BOOKMARK.
 	Connector            *Connector `protobuf:"bytes,4,opt,name=connector,proto3" json:"connector,omitempty"`
 	XXX_NoUnkeyedLiteral struct{}   `json:"-"`
 	XXX_unrecognized     []byte     `json:"-"`
