@@ -26,6 +26,7 @@ fi
 
 scripts/setup.sh --test
 scripts/generate-proto.sh --check
+sh Tests/Interop/generate.sh --check
 swift build --build-tests
 if (($# > 0)); then
     exec swift test --skip-build "$@"

@@ -25,6 +25,24 @@ for tool in protoc protoc-gen-gogottrpc; do
     fi
 done
 
+# --check: generate into a scratch copy and fail if the committed files differ.
+if [ "${1:-}" = "--check" ]; then
+    scratch=$(mktemp -d)
+    trap 'rm -rf "$scratch"' EXIT
+    protoc -I "$root/proto" \
+        --gogottrpc_out="plugins=ttrpc,Mconnectors/v1/connectors.proto=$importpath,Mconnectors/v1/registry_service.proto=$importpath:$scratch" \
+        "$root/proto/connectors/v1/connectors.proto" \
+        "$root/proto/connectors/v1/registry_service.proto"
+    status=0
+    for file in "$scratch/connectors/v1/"*.pb.go; do
+        if ! cmp -s "$file" "$out/connectors/v1/$(basename "$file")"; then
+            echo "generated Go code out of date: Tests/Interop/go/src/connectord/interop/connectors/v1/$(basename "$file") (run Tests/Interop/generate.sh)" >&2
+            status=1
+        fi
+    done
+    exit $status
+fi
+
 mkdir -p "$out"
 rm -f "$out/connectors/v1/"*.pb.go
 # The .proto files have no go_package option: M maps each file to its Go
