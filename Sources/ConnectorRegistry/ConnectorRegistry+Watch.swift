@@ -3,7 +3,8 @@ extension ConnectorRegistry {
     public nonisolated var watcherCount: Int { store.feed.subscriberCount }
 
     /// Delivers the registry's changes in revision order, with no gap and no
-    /// duplicate, until `deliver` throws or the task is cancelled.
+    /// duplicate, until `deliver` throws or the task is cancelled (then it
+    /// throws `CancellationError`).
     ///
     /// - `includeInitialState`: first every connector matching `filter` (as
     ///   snapshot events) and a bookmark with the revision they reflect, then
@@ -45,6 +46,8 @@ extension ConnectorRegistry {
                 if filter.matches(record) { try await deliver(ConnectorEvent(record)) }
                 last = record.revision
             }
+            // The feed ends only when the watch is cancelled.
+            throw CancellationError()
         } catch is ChangeFeed.FellBehind {
             throw ConnectorRegistryError(
                 .resourceExhausted, "Watch fell behind after revision \(last); resume with start_revision \(last + 1)")

@@ -82,7 +82,9 @@ public actor ConnectorRegistry {
     ) async throws(ConnectorRegistryError) -> Outcome {
         let schemaURL = try Validation.checkURL(url)
         try Validation.check(request)
-        if let replayed = try await storage({ try await store.replayed(request) }) { return Outcome(replayed) }
+        if let replayed = try await storage({ try await store.replayed(request, method: "Activate", target: id) }) {
+            return Outcome(replayed)
+        }
         let current = try await connector(id: id)
         try Self.check(current, at: request.expectedRevision)
         guard activating.insert(id).inserted else {
@@ -113,7 +115,9 @@ public actor ConnectorRegistry {
         try Validation.check(request)
         let secret = secret.flatMap { $0.isEmpty ? nil : $0 }
         if let secret { try Validation.check(secret: secret) }
-        if let replayed = try await storage({ try await store.replayed(request) }) { return Outcome(replayed) }
+        if let replayed = try await storage({ try await store.replayed(request, method: "Create", target: nil) }) {
+            return Outcome(replayed)
+        }
         let (schema, logo, logoNote) = try await fetchSchemaAndLogo(schemaURL, deadline: deadline)
         do {
             try Validation.check(name: schema.name)

@@ -205,7 +205,7 @@ struct ConnectorStore: Sendable {
         name: String, description: String, activation: Activation?, request: ChangeRequest, method: String,
         message: @escaping @Sendable (Connector) -> String, seal: @escaping @Sendable (Int64) throws -> [UInt8]?
     ) async throws -> StoredChange {
-        try await change(request, method: method, message: message) { db, revision in
+        try await change(request, method: method, target: nil, message: message) { db, revision in
             let now = Timestamp.now().microseconds
             try db.cachedStatement(
                 sql: "INSERT INTO mcp_connectors (name, description, mode, created_at, updated_at, revision) VALUES (?, ?, 'deactive', ?, ?, ?)"
@@ -223,7 +223,7 @@ struct ConnectorStore: Sendable {
     /// - Throws: NOT_FOUND if it no longer exists (deleted while its schema
     ///   was fetched), ABORTED if it is not at the expected revision.
     func activate(id: Int64, with activation: Activation, request: ChangeRequest, message: @escaping @Sendable (Connector) -> String) async throws -> StoredChange {
-        try await change(request, method: "Activate", message: message) { db, revision in
+        try await change(request, method: "Activate", target: id, message: message) { db, revision in
             let before = try Self.existing(db, id: id, expected: request.expectedRevision)
             try Self.apply(activation, to: id, revision: revision, db)
             return (.activated, try Self.fetchConnector(db, id: id)!, before.mode)
@@ -237,7 +237,7 @@ struct ConnectorStore: Sendable {
         id: Int64, to mode: ConnectorMode, request: ChangeRequest, check: @escaping @Sendable (Connector) throws -> Void,
         message: @escaping @Sendable (Connector) -> String
     ) async throws -> StoredChange {
-        try await change(request, method: "SetMode", message: message) { db, revision in
+        try await change(request, method: "SetMode", target: id, message: message) { db, revision in
             let before = try Self.existing(db, id: id, expected: request.expectedRevision)
             try check(before)
             try db.execute(
@@ -251,7 +251,7 @@ struct ConnectorStore: Sendable {
     /// it was, with the revision of its deletion.
     /// - Throws: NOT_FOUND, ABORTED if not at the expected revision.
     func delete(id: Int64, request: ChangeRequest, message: @escaping @Sendable (Connector) -> String) async throws -> StoredChange {
-        try await change(request, method: "Delete", message: message) { db, revision in
+        try await change(request, method: "Delete", target: id, message: message) { db, revision in
             var connector = try Self.existing(db, id: id, expected: request.expectedRevision)
             try db.execute(sql: "DELETE FROM mcp_connectors WHERE id = ?", arguments: [id])
             let mode = connector.mode
@@ -262,10 +262,24 @@ struct ConnectorStore: Sendable {
 
     /// The record of a change `uid` asked for with `requestID` within the
     /// request ids' lifetime, if any.
-    func replayed(_ request: ChangeRequest) async throws -> HistoryRecord? {
+    /// - Throws: INVALID_ARGUMENT if that change was another method's or
+    ///   another connector's.
+    func replayed(_ request: ChangeRequest, method: String, target: Int64?) async throws -> HistoryRecord? {
         guard let requestID = request.requestID else { return nil }
         let since = Timestamp.now() - ChangeRequest.requestIDLifetime
-        return try await database.read { db in try HistoryTable.replay(uid: request.caller.uid, requestID: requestID, since: since, db) }
+        let record = try await database.read { db in try HistoryTable.replay(uid: request.caller.uid, requestID: requestID, since: since, db) }
+        return try record.map { try Self.check($0, replays: requestID, method: method, target: target) }
+    }
+
+    /// A change's record, as the answer to a repeat of its request id.
+    /// - Throws: INVALID_ARGUMENT if the repeat asks for another method or connector.
+    private static func check(_ record: HistoryRecord, replays requestID: String, method: String, target: Int64?) throws -> HistoryRecord {
+        guard record.method == method, target == nil || record.connectorID == target else {
+            throw ConnectorRegistryError(
+                .invalidArgument,
+                "request_id '\(requestID)' was used for \(record.method) of connector \(record.connectorID); use a new one for another change")
+        }
+        return record
     }
 
     /// Runs a change in a durable transaction (shared with concurrent writes):
@@ -276,7 +290,7 @@ struct ConnectorStore: Sendable {
     /// to watchers before its writer is answered. A duplicate name is
     /// ALREADY_EXISTS.
     private func change(
-        _ request: ChangeRequest, method: String, message: @escaping @Sendable (Connector) -> String,
+        _ request: ChangeRequest, method: String, target: Int64?, message: @escaping @Sendable (Connector) -> String,
         _ body: @escaping @Sendable (Database, UInt64) throws -> (ChangeKind, Connector, ConnectorMode?)
     ) async throws -> StoredChange {
         let (model, feed, keep) = (model, feed, historyKeepRevisions)
@@ -286,7 +300,7 @@ struct ConnectorStore: Sendable {
                 if let requestID = request.requestID {
                     let since = now - ChangeRequest.requestIDLifetime
                     if let record = try HistoryTable.replay(uid: request.caller.uid, requestID: requestID, since: since, db) {
-                        return StoredChange(record: record, replayed: true)
+                        return StoredChange(record: try Self.check(record, replays: requestID, method: method, target: target), replayed: true)
                     }
                 }
                 let revision = try Self.nextRevision(db)

@@ -3,6 +3,8 @@ public import ConnectorRegistry
 public import Logging
 import NIOCore
 import ProtobufCKit
+import ServiceLifecycle
+import Synchronization
 public import TTRPC
 
 /// The `connectors.v1.ConnectorRegistry` service: decodes each request,
@@ -118,16 +120,25 @@ public struct ConnectorService: Sendable {
         router.registerServerStreaming(service: ConnectorsV1.serviceName, method: ConnectorsV1.Method.watch.rawValue) {
             payload, responses, _ in
             let request = try Self.decode(ConnectorsV1.WatchRequest.self, payload, .watch)
+            let filter = WatchFilter(mode: try request.mode.domainMode(), connectorID: try Self.optionalID(request.connectorID))
+            let delivered = Atomic<UInt64>(0)  // the last change delivered
             do {
-                try await registry.watch(
-                    startRevision: request.startRevision,
-                    filter: WatchFilter(mode: try request.mode.domainMode(), connectorID: try Self.optionalID(request.connectorID)),
-                    includeInitialState: request.includeInitialState
-                ) { event in
-                    try await responses.write(watchEvents.encoded(event))
+                // A watch never ends by itself: a graceful stop ends it at once
+                // (rather than at the end of the grace period), saying where to resume.
+                try await cancelWhenGracefulShutdown {
+                    try await registry.watch(
+                        startRevision: request.startRevision, filter: filter, includeInitialState: request.includeInitialState
+                    ) { event in
+                        try await responses.write(watchEvents.encoded(event))
+                        if case .change = event.kind { delivered.store(event.revision, ordering: .relaxed) }
+                    }
                 }
             } catch let error as ConnectorRegistryError where error.code == .internal {
                 throw Self.reported(error, method: .watch, logger: logger)
+            } catch where Task.isShuttingDownGracefully {
+                let last = delivered.load(ordering: .relaxed)
+                let resume = last > 0 ? "start_revision \(last + 1)" : "the same request"
+                throw RPCError(code: .unavailable, message: "connectord is stopping; watch again with \(resume)")
             }
         }
     }

@@ -129,6 +129,11 @@ struct HistoryTests {
             await expectError(.alreadyExists) {
                 try await registry.register(name: "once", description: "d", secret: nil, request: ChangeRequest(caller: otherCaller, requestID: "retry-1"))
             }
+            // The id belongs to that change: another change with it is refused, and nothing changes.
+            await expectError(.invalidArgument, "request_id 'retry-1' was used for Register of connector \(first.connector.id); use a new one for another change") {
+                try await registry.setMode(id: first.connector.id, to: .deactive, request: request)
+            }
+            #expect(try await registry.connector(id: first.connector.id) == first.connector)
             // A deletion retried is answered, not NOT_FOUND.
             let deleteRequest = ChangeRequest(caller: Self.caller, requestID: "delete-1")
             let deleted = try await registry.delete(id: first.connector.id, request: deleteRequest)

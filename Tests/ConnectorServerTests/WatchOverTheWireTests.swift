@@ -90,3 +90,28 @@ struct WatchOverTheWireTests {
         }
     }
 }
+
+/// A graceful stop ends open watches at once, saying where to resume, instead
+/// of holding the stop for the grace period.
+@Suite(.timeLimit(.minutes(5)))
+struct WatchShutdownTests {
+    @Test func aStopEndsOpenWatchesAtOnceWithTheRevisionToResumeFrom() async throws {
+        try await withDaemon(configure: { $0.shutdownGracePeriod = .seconds(3600) }) { running, _ in
+            _ = try await running.client.register(name: "a", description: "d")
+            _ = try await running.client.register(name: "b", description: "d")
+            let watcher = ConnectorClient(socketPath: running.socketPath)
+            let error = await #expect(throws: RPCError.self) {
+                try await watcher.watch(ConnectorsV1.WatchRequest(startRevision: 1)) { events in
+                    var seen = 0
+                    for try await _ in events {
+                        seen += 1
+                        if seen == 2 { running.daemon.stop() }
+                    }
+                }
+            }
+            #expect(error?.code == .unavailable)
+            #expect(error?.message == "connectord is stopping; watch again with start_revision 3")
+            await watcher.close()
+        }
+    }
+}
