@@ -29,6 +29,7 @@ struct ConnectorCtl: AsyncParsableCommand {
             """,
         subcommands: [
             Register.self, Activate.self, List.self, Get.self, SetMode.self, Delete.self, Logo.self, Create.self,
+            Watch.self, History.self, Audit.self,
         ])
 
     /// The global options given before the subcommand (`connectorctl --socket PATH list`).
