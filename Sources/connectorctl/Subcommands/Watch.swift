@@ -87,11 +87,14 @@ struct Watcher: Sendable {
         var connectedBefore = false
         var interrupted = false
         var reportedDown = false
+        // Once connected, the same daemon only: revisions are its history's.
+        var paths = socketPaths
         while !Task.isCancelled {
             let client: ConnectorClient
-            switch await connect() {
+            switch await connect(paths) {
             case .success(let connected):
                 client = connected
+                paths = [connected.socketPath]
             case .failure(let failure):
                 guard connectedBefore else { return failure }
                 if !reportedDown {
@@ -140,10 +143,10 @@ struct Watcher: Sendable {
         return nil
     }
 
-    /// A client connected to the first socket that accepts, or the failure naming every one tried.
-    private func connect() async -> Result<ConnectorClient, CLIFailure> {
+    /// A client connected to the first of `paths` that accepts, or the failure naming every one tried.
+    private func connect(_ paths: [String]) async -> Result<ConnectorClient, CLIFailure> {
         var unreachable: [String] = []
-        for path in socketPaths {
+        for path in paths {
             let client = ConnectorClient(socketPath: path)
             do {
                 try await client.connect()
