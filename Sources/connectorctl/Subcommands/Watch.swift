@@ -107,7 +107,7 @@ struct Watcher: Sendable {
             }
             connectedBefore = true
             reportedDown = false
-            retryDelay = Self.firstRetryDelay
+            var delivered = false
             let ended: RPCError?
             do throws(RPCError) {
                 if next == nil, !initial {
@@ -118,6 +118,7 @@ struct Watcher: Sendable {
                     interrupted = false
                 }
                 try await watch(client, from: next, initial: initial) { event in
+                    delivered = true
                     if event.kind != .snapshot { next = event.revision + 1 }
                     if event.kind == .bookmark { initial = false }
                 }
@@ -139,6 +140,13 @@ struct Watcher: Sendable {
                 return ended.map { CLIFailure($0) }
             }
             interrupted = true
+            // A watch that ends again before any event (a daemon stopping, say) is retried with the backoff too.
+            if delivered {
+                retryDelay = Self.firstRetryDelay
+            } else {
+                try? await Task.sleep(for: retryDelay)
+                retryDelay = min(retryDelay * 2, Self.maximumRetryDelay)
+            }
         }
         return nil
     }
