@@ -8,6 +8,13 @@ public import TTRPC
 /// Calls share one connection to the daemon's socket and may run
 /// concurrently. Errors are `RPCError`s with the daemon's status code and
 /// message (UNAVAILABLE when the daemon cannot be reached).
+///
+/// Every change (register, activate, set-mode, delete, create) carries a
+/// request id, the caller's or a new random one. When the connection drops
+/// after the request may have been sent and before the answer came, the
+/// change is sent once more with the same id: the daemon then answers what it
+/// answered the first time instead of doing it again. A status the daemon
+/// answered is never retried.
 public struct ConnectorClient: Sendable {
     private let transport: TTRPCClient
     /// The deadline given to each call, if any.
@@ -48,22 +55,26 @@ public struct ConnectorClient: Sendable {
     }
 
     /// Step 1: registers a connector (mode `deactive`). Superuser only.
-    /// - Parameter requestID: a repeat with the same id answers what the first answered.
+    /// - Parameter requestID: a repeat with the same id (by the same user,
+    ///   within 24 hours) answers what the first answered; empty: a new random id.
     public func register(
         name: String, description: String, secret: String? = nil, requestID: String = ""
     ) async throws(RPCError) -> ConnectorsV1.RegisterResponse {
-        try await call(
-            .register, ConnectorsV1.RegisterRequest(name: name, description: description, secret: secret ?? "", requestID: requestID))
+        try await change(.register, requestID: requestID) { id in
+            ConnectorsV1.RegisterRequest(name: name, description: description, secret: secret ?? "", requestID: id)
+        }
     }
 
     /// Step 2: fetches the connector's schema from `url` and activates it. Superuser only.
-    /// - Parameter expectedRevision: 0, or the revision the connector must be at (else ABORTED).
+    /// - Parameters:
+    ///   - expectedRevision: 0, or the revision the connector must be at (else ABORTED).
+    ///   - requestID: as for `register`; empty: a new random id.
     public func activate(
         id: UInt64, url: String, expectedRevision: UInt64 = 0, requestID: String = ""
     ) async throws(RPCError) -> ConnectorsV1.ActivateResponse {
-        try await call(
-            .activate,
-            ConnectorsV1.ActivateRequest(connectorID: id, connectorURL: url, expectedRevision: expectedRevision, requestID: requestID))
+        try await change(.activate, requestID: requestID) { requestID in
+            ConnectorsV1.ActivateRequest(connectorID: id, connectorURL: url, expectedRevision: expectedRevision, requestID: requestID)
+        }
     }
 
     /// One page of connectors by ascending id.
@@ -92,19 +103,26 @@ public struct ConnectorClient: Sendable {
     }
 
     /// Changes a connector's mode by hand. Superuser only.
-    /// - Parameter expectedRevision: 0, or the revision the connector must be at (else ABORTED).
+    /// - Parameters:
+    ///   - expectedRevision: 0, or the revision the connector must be at (else ABORTED).
+    ///   - requestID: as for `register`; empty: a new random id.
     public func setMode(
         id: UInt64, mode: ConnectorsV1.ConnectorMode, expectedRevision: UInt64 = 0, requestID: String = ""
     ) async throws(RPCError) -> ConnectorsV1.Connector {
-        let response: ConnectorsV1.SetModeResponse = try await call(
-            .setMode, ConnectorsV1.SetModeRequest(connectorID: id, mode: mode, expectedRevision: expectedRevision, requestID: requestID))
+        let response: ConnectorsV1.SetModeResponse = try await change(.setMode, requestID: requestID) { requestID in
+            ConnectorsV1.SetModeRequest(connectorID: id, mode: mode, expectedRevision: expectedRevision, requestID: requestID)
+        }
         return response.connector
     }
 
     /// Deletes a connector. Superuser only.
-    /// - Parameter expectedRevision: 0, or the revision the connector must be at (else ABORTED).
+    /// - Parameters:
+    ///   - expectedRevision: 0, or the revision the connector must be at (else ABORTED).
+    ///   - requestID: as for `register`; empty: a new random id.
     public func delete(id: UInt64, expectedRevision: UInt64 = 0, requestID: String = "") async throws(RPCError) -> ConnectorsV1.DeleteResponse {
-        try await call(.delete, ConnectorsV1.DeleteRequest(connectorID: id, expectedRevision: expectedRevision, requestID: requestID))
+        try await change(.delete, requestID: requestID) { requestID in
+            ConnectorsV1.DeleteRequest(connectorID: id, expectedRevision: expectedRevision, requestID: requestID)
+        }
     }
 
     /// Watches the registry's changes: runs `body` with the events as they
@@ -149,8 +167,26 @@ public struct ConnectorClient: Sendable {
 
     /// The deprecated single-step registration (use `register`, then
     /// `activate`): the name comes from the schema. Superuser only.
-    public func create(url: String, secret: String? = nil) async throws(RPCError) -> ConnectorsV1.CreateResponse {
-        try await call(.create, ConnectorsV1.CreateRequest(connectorURL: url, secret: secret ?? ""))
+    /// - Parameter requestID: as for `register`; empty: a new random id.
+    public func create(url: String, secret: String? = nil, requestID: String = "") async throws(RPCError) -> ConnectorsV1.CreateResponse {
+        try await change(.create, requestID: requestID) { requestID in
+            ConnectorsV1.CreateRequest(connectorURL: url, secret: secret ?? "", requestID: requestID)
+        }
+    }
+
+    /// Sends a change with `requestID` (a new random one when empty); sends
+    /// it once more, with the same id, when the connection dropped before the
+    /// answer (see `RPCError.isDroppedConnection`).
+    private func change<Request: ProtoMessage, Response: ProtoMessage>(
+        _ method: ConnectorsV1.Method, requestID: String, _ request: (_ requestID: String) -> Request
+    ) async throws(RPCError) -> Response {
+        let message = request(requestID.isEmpty ? Self.makeRequestID() : requestID)
+        do throws(RPCError) {
+            return try await call(method, message)
+        } catch {
+            guard error.isDroppedConnection else { throw error }
+        }
+        return try await call(method, message)
     }
 
     private func call<Request: ProtoMessage, Response: ProtoMessage>(

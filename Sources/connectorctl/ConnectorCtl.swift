@@ -17,8 +17,9 @@ struct ConnectorCtl: AsyncParsableCommand {
             Exit status: 0 ok; 1 other error; 2 invalid argument; 3 not found; \
             4 already exists; 5 permission denied; 6 failed precondition (schema fetch \
             answered non-200, invalid schema, not activated); 7 connector URL unreachable; \
-            8 deadline exceeded; 9 aborted (activation already running); 10 connectord not \
-            running or not reachable; 64 usage error.
+            8 deadline exceeded; 9 aborted (activation already running, or not at the revision \
+            --if-revision names); 10 connectord not running or not reachable; 11 the history \
+            does not verify (audit verify); 64 usage error.
 
             Without --socket or CONNECTORD_SOCKET, connectorctl tries your own daemon's socket, \
             then the system daemon's (/run/connectord/connectord.sock). --socket, --timeout \
@@ -28,6 +29,7 @@ struct ConnectorCtl: AsyncParsableCommand {
             """,
         subcommands: [
             Register.self, Activate.self, List.self, Get.self, SetMode.self, Delete.self, Logo.self, Create.self,
+            Watch.self, History.self, Audit.self,
         ])
 
     /// The global options given before the subcommand (`connectorctl --socket PATH list`).

@@ -1,5 +1,6 @@
 import ConnectorAPI
 import Foundation
+import Glibc
 import NIOCore
 import Synchronization
 import TTRPC
@@ -133,6 +134,27 @@ struct GoInteropTests {
         #expect(outcome.message?.hasPrefix("payload is not a GetRequest") == true)
         #expect(outcome.local == nil)
         #expect(record.calls == 1)
+    }
+
+    // MARK: Go client -> connectord
+
+    /// The Go 1.1.1 client, which has no streams, follows the registry with
+    /// ListChanges against the built connectord: the changes from revision
+    /// 1, then a long poll that the next change ends.
+    @Test(.enabled(if: GoInterop.connectordBinary != nil, "connectord is not built"))
+    func goClientFollowsTheRegistryWithListChanges() async throws {
+        let outcome = try await GoInterop.runGoClientAgainstDaemon(scenario: "list-changes")
+        #expect(outcome.ok == true, "\(outcome.code ?? 0): \(outcome.message ?? "")")
+        let events = try #require(outcome.events)
+        #expect(events.map(\.revision) == [1, 2])
+        #expect(events.map(\.kind) == [ConnectorsV1.EventKind.registered.rawValue, ConnectorsV1.EventKind.registered.rawValue])
+        #expect(events.map(\.kindName) == ["EVENT_KIND_REGISTERED", "EVENT_KIND_REGISTERED"])
+        #expect(events.map(\.name) == ["go_first", "go_second"])
+        #expect(events.map(\.connectorID) == [1, 2])
+        #expect(outcome.nextRevision == 3)
+        #expect(outcome.polled?.map(\.revision) == [3])
+        #expect(outcome.polled?.map(\.name) == ["go_third"])
+        #expect(outcome.polledNext == 4)
     }
 
     // MARK: Swift client -> Go server
@@ -284,11 +306,33 @@ private struct GoClientOutcome: Decodable, Sendable {
     var hasConnector: Bool?
     /// The answer to the call made after the scenario's (oversized).
     var after: GoClientAnswer?
+    /// ListChanges from revision 1, its next revision, and what the long poll after it got (list-changes).
+    var events: [GoChangeEvent]?
+    var nextRevision: UInt64?
+    var polled: [GoChangeEvent]?
+    var polledNext: UInt64?
 
     enum CodingKeys: String, CodingKey {
-        case scenario, ok, id, name, description, code, message, local, count, failures, last, after
+        case scenario, ok, id, name, description, code, message, local, count, failures, last, after, events, polled
         case elapsedMS = "elapsed_ms"
         case hasConnector = "has_connector"
+        case nextRevision = "next_revision"
+        case polledNext = "polled_next"
+    }
+}
+
+/// A ListChanges event as the Go client describes it.
+private struct GoChangeEvent: Decodable, Sendable {
+    var revision: UInt64
+    var kind: Int32
+    var kindName: String
+    var connectorID: UInt64
+    var name: String
+
+    enum CodingKeys: String, CodingKey {
+        case revision, kind, name
+        case kindName = "kind_name"
+        case connectorID = "connector_id"
     }
 }
 
@@ -358,6 +402,51 @@ private enum GoInterop {
     }
 
     // MARK: Go client against our server
+
+    /// The built connectord (next to the test bundle, or in .build/debug), if any.
+    static let connectordBinary: String? = {
+        var candidate = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let path = candidate.appendingPathComponent("connectord").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+            candidate = candidate.deletingLastPathComponent()
+        }
+        let built = interopDirectory.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".build/debug/connectord").path
+        return FileManager.default.isExecutableFile(atPath: built) ? built : nil
+    }()
+
+    /// Starts connectord on a fresh socket and data directory, runs
+    /// `interop-client` for `scenario` against it, stops the daemon, and
+    /// returns the client's outcome.
+    static func runGoClientAgainstDaemon(scenario: String) async throws -> GoClientOutcome {
+        let client = try await binary("interop-client")
+        let daemonBinary = try #require(connectordBinary)
+        var template = Array("/tmp/goi.XXXXXX".utf8CString)
+        let directory = try #require(mkdtemp(&template).map { String(cString: $0) })
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let socket = directory + "/d.sock"
+        let daemon = try await ChildProcess.start(
+            daemonBinary, ["--socket", socket, "--data-dir", directory + "/data", "--log-level", "warning"])
+        let output: Swift.Result<CommandResult, any Error>
+        do {
+            let listening = await eventually {
+                var info = stat()
+                return stat(socket, &info) == 0 || !daemon.isRunning
+            }
+            try #require(listening && daemon.isRunning, "connectord did not listen: \(daemon.standardError)")
+            output = .success(try await ChildProcess.run(client.path, ["-socket", socket, "-scenario", scenario]))
+        } catch {
+            output = .failure(error)
+        }
+        #expect(await daemon.stop() == 0, "connectord stopped cleanly: \(daemon.standardError)")
+        let result = try output.get()
+        try #require(
+            result.status == 0, "interop-client -scenario \(scenario) exited \(result.status): \(result.stdout)\(result.stderr)")
+        let line = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        let outcome = try JSONDecoder().decode(GoClientOutcome.self, from: Data(line.utf8))
+        #expect(outcome.scenario == scenario)
+        return outcome
+    }
 
     /// Starts a `TTRPCServer` with the test Get handler, runs `interop-client`
     /// for `scenario` against it, and returns the client's outcome and what

@@ -30,7 +30,7 @@ extension ConnectorsV1.Connector {
             ("url", .string(url)), ("mode", .string(mode.name)), ("version", .string(version)),
             ("tools_count", .unsigned(UInt64(toolsCount))), ("templates_count", .unsigned(UInt64(templatesCount))),
             ("logo_url", .string(logoURL)), ("has_logo", .bool(hasLogo)), ("has_secret", .bool(hasSecret)),
-            ("created_at", .string(createdAt)), ("updated_at", .string(updatedAt)),
+            ("created_at", .string(createdAt)), ("updated_at", .string(updatedAt)), ("revision", .unsigned(revision)),
         ]
         if detail {
             fields += [("tools", .raw(toolsJSON)), ("templates", .raw(templatesJSON)), ("config", .raw(serverConfigJSON))]

@@ -14,6 +14,16 @@ indirect enum JSONWriter {
         JSONWriter.object(fields).render(indent: 0)
     }
 
+    /// Text on one line, for JSON lines.
+    var compact: String {
+        switch self {
+        case .string, .integer, .unsigned, .bool, .null: render(indent: 0)
+        case .raw(let text): text.isEmpty ? "null" : text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        case .array(let items): "[" + items.map(\.compact).joined(separator: ",") + "]"
+        case .object(let fields): "{" + fields.map { Self.quote($0.0) + ":" + $0.1.compact }.joined(separator: ",") + "}"
+        }
+    }
+
     /// Pretty-printed text with two-space indentation.
     func render(indent: Int) -> String {
         let pad = String(repeating: "  ", count: indent + 1)

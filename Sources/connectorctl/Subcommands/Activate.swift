@@ -15,12 +15,14 @@ struct Activate: DaemonCommand {
     @Argument(help: "http(s) URL of the running connector's connector.json, or its base URL (http://host:port).")
     var url: String
 
+    @OptionGroup var change: ChangeOptions
     @OptionGroup var ownOptions: GlobalOptions
     @ParentCommand var root: ConnectorCtl
 
     func run() async throws {
         try await options.withClient { client throws(RPCError) in
-            let response = try await client.activate(id: id, url: url)
+            let response = try await client.activate(
+                id: id, url: url, expectedRevision: change.expectedRevision, requestID: change.requestID ?? "")
             printActivation(status: "activated", message: response.message, connector: response.connector, json: options.json)
         }
     }
@@ -37,6 +39,7 @@ func printActivation(status: String, message: String, connector: ConnectorsV1.Co
             ("tools_count", .unsigned(UInt64(connector.toolsCount))),
             ("templates_count", .unsigned(UInt64(connector.templatesCount))),
             ("created_at", .string(connector.createdAt)), ("updated_at", .string(connector.updatedAt)),
+            ("revision", .unsigned(connector.revision)),
         ]))
     } else {
         print("\(message).")

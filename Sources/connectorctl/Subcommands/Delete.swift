@@ -10,12 +10,13 @@ struct Delete: DaemonCommand {
     @Argument(help: "The connector's id.")
     var id: UInt64
 
+    @OptionGroup var change: ChangeOptions
     @OptionGroup var ownOptions: GlobalOptions
     @ParentCommand var root: ConnectorCtl
 
     func run() async throws {
         try await options.withClient { client throws(RPCError) in
-            let response = try await client.delete(id: id)
+            let response = try await client.delete(id: id, expectedRevision: change.expectedRevision, requestID: change.requestID ?? "")
             if options.json {
                 print(JSONWriter.text([
                     ("status", .string("deleted")), ("message", .string(response.message)),

@@ -29,6 +29,7 @@ struct Get: DaemonCommand {
                 ("Logo", connector.hasLogo ? "stored (\(connector.logoURL))" : connector.logoURL.isEmpty ? "none" : "not stored (\(connector.logoURL))"),
                 ("Secret", connector.hasSecret ? "set" : "none"),
                 ("Created", connector.createdAt), ("Updated", connector.updatedAt),
+                ("Revision", String(connector.revision)),
             ]
             let width = fields.map(\.0.count).max() ?? 0
             for (label, value) in fields {

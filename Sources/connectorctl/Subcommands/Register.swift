@@ -16,13 +16,17 @@ struct Register: DaemonCommand {
     var description: String
 
     @OptionGroup var secret: SecretOptions
+
+    @Option(name: .customLong("request-id"), help: ChangeOptions.requestIDHelp)
+    var requestID: String?
+
     @OptionGroup var ownOptions: GlobalOptions
     @ParentCommand var root: ConnectorCtl
 
     func run() async throws {
         let secret = try secret.read()
         try await options.withClient { client throws(RPCError) in
-            let response = try await client.register(name: name, description: description, secret: secret)
+            let response = try await client.register(name: name, description: description, secret: secret, requestID: requestID ?? "")
             let connector = response.connector
             if options.json {
                 print(JSONWriter.text([

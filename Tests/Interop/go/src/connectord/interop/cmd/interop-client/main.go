@@ -71,6 +71,26 @@ func connectorResult(resp *connectorsv1.GetResponse) result {
 	}
 }
 
+// changeEvents describes ListChanges events: revision, kind (number and
+// name), connector id and name.
+func changeEvents(events []*connectorsv1.WatchEvent) []result {
+	described := []result{}
+	for _, event := range events {
+		name := ""
+		if event.Connector != nil {
+			name = event.Connector.Name
+		}
+		described = append(described, result{
+			"revision":     event.Revision,
+			"kind":         int32(event.Kind),
+			"kind_name":    event.Kind.String(),
+			"connector_id": event.ConnectorId,
+			"name":         name,
+		})
+	}
+	return described
+}
+
 func run(client *ttrpc.Client, scenario string) (result, error) {
 	registry := connectorsv1.NewConnectorRegistryClient(client)
 	background := context.Background()
@@ -229,6 +249,47 @@ func run(client *ttrpc.Client, scenario string) (result, error) {
 		sort.Strings(failures)
 		return result{"ok": len(failures) == 0, "count": ok, "failures": failures, "last": last}, nil
 
+	case "list-changes":
+		// Against connectord itself (a registry with an empty history): two
+		// registrations, the changes from revision 1, then a long poll from
+		// the next revision that a third registration ends. Streams are not
+		// in 1.1.1: ListChanges is how such a client follows the registry.
+		ctx, cancel := context.WithTimeout(background, 60*time.Second)
+		defer cancel()
+		for _, name := range []string{"go_first", "go_second"} {
+			req := &connectorsv1.RegisterRequest{Name: name, Description: "registered from Go", RequestId: "go-" + name}
+			if _, err := registry.Register(ctx, req); err != nil {
+				return errorResult(err), nil
+			}
+		}
+		first, err := registry.ListChanges(ctx, &connectorsv1.ListChangesRequest{StartRevision: 1, MaxEvents: 100})
+		if err != nil {
+			return errorResult(err), nil
+		}
+		type poll struct {
+			resp *connectorsv1.ListChangesResponse
+			err  error
+		}
+		polled := make(chan poll, 1)
+		go func() {
+			resp, err := registry.ListChanges(ctx, &connectorsv1.ListChangesRequest{StartRevision: first.NextRevision, WaitMs: 30000})
+			polled <- poll{resp, err}
+		}()
+		if _, err := registry.Register(ctx, &connectorsv1.RegisterRequest{Name: "go_third", Description: "ends the long poll"}); err != nil {
+			return errorResult(err), nil
+		}
+		second := <-polled
+		if second.err != nil {
+			return errorResult(second.err), nil
+		}
+		return result{
+			"ok":            true,
+			"events":        changeEvents(first.Events),
+			"next_revision": first.NextRevision,
+			"polled":        changeEvents(second.resp.Events),
+			"polled_next":   second.resp.NextRevision,
+		}, nil
+
 	case "bad-payload":
 		// 0xff 0xff: a varint key whose last byte still has the continuation
 		// bit set, so no protobuf message decodes from it.
@@ -258,7 +319,7 @@ func expiredDeadlineInterceptor(ctx context.Context, req *ttrpc.Request, resp *t
 
 func main() {
 	socket := flag.String("socket", "", "path of the server's Unix socket")
-	scenario := flag.String("scenario", "", "get, unknown-service, unknown-method, not-found, deadline, server-deadline, expired-deadline, empty-response, oversized, concurrent or bad-payload")
+	scenario := flag.String("scenario", "", "get, unknown-service, unknown-method, not-found, deadline, server-deadline, expired-deadline, empty-response, oversized, concurrent, bad-payload or list-changes (against connectord)")
 	flag.Parse()
 	if *socket == "" || *scenario == "" || flag.NArg() != 0 {
 		fmt.Fprintln(os.Stderr, "usage: interop-client -socket PATH -scenario NAME")
