@@ -63,7 +63,9 @@ struct WatchCrashConsistencyTests {
             #expect(counts[change] == 1, "acknowledged \(change) seen once, not \(counts[change] ?? 0) times")
         }
         let resumed = watcher.standardError.components(separatedBy: "reconnected; resuming from revision").count - 1
-        #expect(resumed >= Self.cycles, "the watcher said it resumed after each kill: \(watcher.standardError)")
+        // A kill that comes while the watcher is still waiting to reconnect
+        // after the one before is one resume for two kills (seen under load).
+        #expect((1...Self.cycles).contains(resumed), "the watcher said it resumed, once per kill at most: \(watcher.standardError)")
         print("watch across SIGKILL: \(Self.cycles) kills, \(changes.count) acknowledged changes, \(latest) revisions, \(resumed) resumes")
         #expect(await daemon.stopGracefully() == 0)
     }
