@@ -12,6 +12,14 @@ final class ChangeFeed: Sendable {
 
     typealias Records = AsyncThrowingStream<HistoryRecord, any Error>
 
+    /// One subscriber's records, from just after `revision`.
+    struct Subscription: Sendable {
+        /// The last revision published when it began: its records are above it.
+        let revision: UInt64
+        let records: Records
+        fileprivate let id: Int
+    }
+
     private struct State {
         /// The last revision published.
         var revision: UInt64
@@ -32,10 +40,10 @@ final class ChangeFeed: Sendable {
     /// How many subscribers are attached (for tests).
     var subscriberCount: Int { state.withLock { $0.subscribers.count } }
 
-    /// The records published from now on, each above the returned revision
-    /// (the last published), buffered up to `capacity`. Ends when the
-    /// iteration is cancelled or the sequence is released.
-    func subscribe(capacity: Int) -> (revision: UInt64, records: Records) {
+    /// The records published from now on, each above the subscription's
+    /// revision (the last published), buffered up to `capacity`, until
+    /// `unsubscribe` (or the iteration is cancelled).
+    func subscribe(capacity: Int) -> Subscription {
         let (records, continuation) = Records.makeStream(bufferingPolicy: .bufferingOldest(capacity))
         let (id, revision) = state.withLock { state in
             defer { state.nextID += 1 }
@@ -45,7 +53,13 @@ final class ChangeFeed: Sendable {
         continuation.onTermination = { [weak self] _ in
             _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
         }
-        return (revision, records)
+        return Subscription(revision: revision, records: records, id: id)
+    }
+
+    /// Ends a subscription and frees what it buffered.
+    func unsubscribe(_ subscription: Subscription) {
+        let continuation = state.withLock { $0.subscribers.removeValue(forKey: subscription.id) }
+        continuation?.finish()
     }
 
     /// Hands `record` to every subscriber; one whose buffer is full is ended.

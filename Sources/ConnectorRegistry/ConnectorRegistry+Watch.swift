@@ -24,6 +24,7 @@ extension ConnectorRegistry {
     ) async throws {
         // Subscribed first: every change after `live.revision` is in it.
         let live = store.feed.subscribe(capacity: bufferCapacity)
+        defer { store.feed.unsubscribe(live) }
         var last: UInt64
         if includeInitialState {
             guard startRevision == 0 else {
@@ -71,6 +72,7 @@ extension ConnectorRegistry {
             throw ConnectorRegistryError(.invalidArgument, "wait_ms must be at most 60000")
         }
         let live = wait > .zero ? store.feed.subscribe(capacity: 1) : nil
+        defer { live.map(store.feed.unsubscribe) }
         var last = startRevision > 0 ? startRevision - 1 : store.feed.revision
         var events: [ConnectorEvent] = []
         while events.count < limit, try await catchUp(after: &last, filter: filter, limit: limit - events.count, deliver: { events.append($0) }) {}

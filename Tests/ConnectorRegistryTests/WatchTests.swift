@@ -129,6 +129,9 @@ struct WatchTests {
             let kept = try await registry.listChanges(startRevision: 7, maxEvents: 10, wait: .zero)
             #expect(kept.events.map(\.revision) == [7, 8, 9, 10])
             #expect(kept.nextRevision == 11)
+            // A watch refused, or a long poll answered at once, leaves nothing subscribed.
+            _ = try await registry.listChanges(startRevision: 7, maxEvents: 10, wait: .seconds(60))
+            #expect(registry.watcherCount == 0)
         }
     }
 

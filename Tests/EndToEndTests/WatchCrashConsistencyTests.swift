@@ -63,9 +63,10 @@ struct WatchCrashConsistencyTests {
             #expect(counts[change] == 1, "acknowledged \(change) seen once, not \(counts[change] ?? 0) times")
         }
         let resumed = watcher.standardError.components(separatedBy: "reconnected; resuming from revision").count - 1
-        // A kill that comes while the watcher is still waiting to reconnect
-        // after the one before is one resume for two kills (seen under load).
-        #expect((1...Self.cycles).contains(resumed), "the watcher said it resumed, once per kill at most: \(watcher.standardError)")
+        // Not one per kill: a kill during the watcher's backoff is one resume for
+        // two kills, and a watch that ends again before any event is resumed
+        // again (both seen under load).
+        #expect(resumed >= 1, "the watcher said it resumed: \(watcher.standardError)")
         print("watch across SIGKILL: \(Self.cycles) kills, \(changes.count) acknowledged changes, \(latest) revisions, \(resumed) resumes")
         #expect(await daemon.stopGracefully() == 0)
     }
