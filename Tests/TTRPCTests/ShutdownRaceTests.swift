@@ -12,12 +12,16 @@ import Testing
 /// test process every time before TTRPCServer closed such connections itself.
 @Suite("Shutdown races", .timeLimit(.minutes(5)))
 struct ShutdownRaceTests {
-    /// Connects in a loop (keeping the sockets open) until told to stop.
-    static func connectStorm(_ path: String, until stop: Locked<Bool>) -> Task<Int, Never> {
+    /// Connects in a loop (keeping the sockets open, counting them in
+    /// `connected`) until told to stop.
+    static func connectStorm(_ path: String, until stop: Locked<Bool>, connected: Locked<Int>) -> Task<Int, Never> {
         Task {
             var sockets: [RawSocket] = []
             while !stop.value {
-                if let socket = try? RawSocket.connect(path) { sockets.append(socket) }
+                if let socket = try? RawSocket.connect(path) {
+                    sockets.append(socket)
+                    connected.withLock { $0 += 1 }
+                }
                 await Task.yield()
             }
             return sockets.count
@@ -32,8 +36,10 @@ struct ShutdownRaceTests {
             try await withSocketPath { path async throws in
                 let handle = try await ServerHandle.start(.init(socketPath: path), router: .echo)
                 let stop = Locked(false)
-                let storm = Self.connectStorm(path, until: stop)
-                try await Task.sleep(for: .milliseconds(20))
+                let connected = Locked(0)
+                let storm = Self.connectStorm(path, until: stop, connected: connected)
+                // The storm is under way (a fixed pause was not enough on a loaded machine).
+                #expect(await eventually { connected.value > 0 })
                 handle.server.beginGracefulShutdown()
                 #expect(await eventually { handle.hasReturned }, "round \(round)")
                 stop.withLock { $0 = true }
@@ -52,8 +58,9 @@ struct ShutdownRaceTests {
             try await withSocketPath { path async throws in
                 let handle = try await ServerHandle.start(.init(socketPath: path), router: .echo)
                 let stop = Locked(false)
-                let storm = Self.connectStorm(path, until: stop)
-                try await Task.sleep(for: .milliseconds(20))
+                let connected = Locked(0)
+                let storm = Self.connectStorm(path, until: stop, connected: connected)
+                #expect(await eventually { connected.value > 0 })
                 await handle.stop()
                 stop.withLock { $0 = true }
                 #expect(await storm.value > 0)
