@@ -7,7 +7,7 @@ import Testing
 /// The listen backlog is the system's maximum: a burst of clients dialling at
 /// once with non-blocking connects (Go's `net.Dial`, any connect with a
 /// timeout) is queued, not refused with EAGAIN.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct ListenBacklogTests {
     /// The size of the burst: 1,000, or the system's maximum backlog where that
     /// is lower (no server can queue more without raising net.core.somaxconn).
@@ -58,7 +58,8 @@ struct ListenBacklogTests {
             held.close()
             for fd in connected { close(fd) }
             connected = []
-            #expect(try await asking.readFrame(timeout: .seconds(30)).responsePayload() == [2])
+            // The server accepts and drops the 999 before it: minutes on a loaded machine.
+            #expect(try await asking.readFrame(timeout: .seconds(240)).responsePayload() == [2])
             asking.close()
         }
     }
