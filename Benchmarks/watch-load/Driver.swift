@@ -8,7 +8,7 @@ struct Driver {
     let namePrefix: String
     let timeout: Duration
 
-    /// Registers a probe connector, and another each second, until every
+    /// Registers a probe connector, and another every 250 ms, until every
     /// watcher has seen the same latest revision: then every watch is open and
     /// the events counted from here on are the ones after it.
     func waitUntilEveryWatchIsOpen() async throws {
@@ -18,7 +18,7 @@ struct Driver {
         while ContinuousClock.now < deadline {
             _ = try await writer.register(name: "\(namePrefix)-probe-\(probe)", description: "watch-load probe")
             probe += 1
-            let next = min(deadline, ContinuousClock.now + .seconds(1))
+            let next = min(deadline, ContinuousClock.now + .milliseconds(250))
             while ContinuousClock.now < next {
                 if progress.markReadyIfEveryWatcherAgrees() { return }
                 try await Task.sleep(for: .milliseconds(2))
