@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "connectord", targets: ["connectord"]),
         .executable(name: "connectorctl", targets: ["connectorctl"]),
         .executable(name: "sample-connector", targets: ["sample-connector"]),
+        .executable(name: "watch-load", targets: ["watch-load"]),
         .library(name: "ConnectorClient", targets: ["ConnectorClient"]),
         .library(name: "TTRPC", targets: ["TTRPC"]),
     ],
@@ -119,6 +120,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // The benchmark's watcher load client (Benchmarks/run.py, BENCHMARKS.md).
+        .executableTarget(
+            name: "watch-load",
+            dependencies: [
+                "ConnectorClient", "ConnectorAPI", "TTRPC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "Benchmarks/watch-load",
             swiftSettings: swiftSettings
         ),
 

@@ -17,7 +17,9 @@ Servers, all on Unix sockets in a temporary directory:
   C floor            Benchmarks/c/pingpong.c: raw AF_UNIX stream, 74-byte frames
   sample-connector   the schema server that Activate fetches from (127.0.0.1)
 One client for every ttrpc server: Benchmarks/go/.../ttrpc-load (containerd/ttrpc
-1.1.1); the floor has its own C client with the same call patterns.
+1.1.1); the floor has its own C client with the same call patterns. Watch
+streams need ttrpc 1.2 streams, which ttrpc 1.1.1 lacks: the watchers are
+Benchmarks/watch-load, a Swift client built with connectord.
 
 Python 3 standard library only. Needs swift (unless --bin-dir), go with
 Debian's golang-github-containerd-ttrpc-dev, gcc and taskset; strace, if
@@ -206,13 +208,15 @@ def build(args):
         base = ["swift", "build", "-c", configuration, "--package-path", ROOT]
         if args.scratch_path:
             base += ["--scratch-path", args.scratch_path]
-        for product in ["connectord", "sample-connector"]:
+        for product in ["connectord", "sample-connector", "watch-load"]:
             log(f"swift build -c {configuration} --product {product} (the first release build takes minutes)")
             run_checked(base + ["--product", product], 3600)
         bin_dir = Path(run_checked(base + ["--show-bin-path"], 600).stdout.strip())
     for program in ["connectord", "sample-connector"]:
         if not os.access(bin_dir / program, os.X_OK):
             raise BenchError(f"{bin_dir / program} is not an executable")
+    if not os.access(bin_dir / "watch-load", os.X_OK):
+        log(f"no watch-load in {bin_dir}: the watch figures (7) are skipped")
     return bin_dir
 
 
@@ -442,6 +446,10 @@ class Bench:
                 self.record(placement, f"register{clients}.cpu_us", r.get("server_cpu_us_per_call", 0))
             self.record(placement, "sqlite.txn_per_sec", self.sqlite_baseline(client_prefix))
 
+            # Watch: fan-out to --watchers, and Register x32 while they listen.
+            if os.access(self.bin_dir / "watch-load", os.X_OK):
+                self.watch(placement, client_prefix, daemon, sock_d, run)
+
             # Activate, 16 at once, against the local schema server.
             r = self.load(client_prefix, sock_d, ["-request", "activate", "-ids", "1-16", "-url", url,
                                                   "-connections", 16, "-inflight", 1] + self.timing(), daemon,
@@ -488,6 +496,80 @@ class Bench:
             holder.stdin.close()
             holder.wait(timeout=60)
         time.sleep(0.2)
+
+    def watch_load(self, prefix, sock, options, server=None, what="watch-load"):
+        command = list(prefix) + [self.bin_dir / "watch-load", "--socket", sock] + [str(o) for o in options]
+        if server is not None:
+            command += ["--server-pid", server.pid]
+        t0 = time.monotonic()
+        done = run_checked(command, 300, what=what)
+        if self.args.verbose:
+            log(f"  {what}: {time.monotonic() - t0:.2f} s")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def watch(self, placement, client_prefix, daemon, sock, run):
+        """Figure 7: --watch-events registrations at --watch-rate, with no watcher and with --watchers
+        (their delivery latency, and the server's CPU per event per watcher: the difference of the two
+        runs' CPU over events x watchers); then Register x32 without and with the watchers listening."""
+        args = self.args
+        label = self.placement_labels[placement]
+        shape = ["--events", args.watch_events, "--rate", args.watch_rate]
+        spread = ["--watchers", args.watchers, "--connections", args.watch_connections]
+        base = self.watch_load(client_prefix, sock, ["--watchers", 0, "--name-prefix", f"w0-{placement}-{run}"] +
+                               shape, daemon, what="watch-load, no watcher")
+        r = self.watch_load(client_prefix, sock, spread + ["--name-prefix", f"w-{placement}-{run}"] + shape, daemon,
+                            what=f"watch-load, {args.watchers} watchers")
+        deliveries = args.watch_events * args.watchers
+        for field in ["latency_p50_us", "latency_p99_us", "latency_max_us", "register_p50_us", "ready_s"]:
+            self.record(placement, f"watch.{field}", r[field])
+        self.record(placement, "watch.complete_watchers", r["complete_watchers"])
+        self.record(placement, "watch.deliveries", r["deliveries"])
+        self.record(placement, "watch.expected_deliveries", deliveries)
+        self.record(placement, "watch.faults", r["missing_revisions"] + r["duplicates"] + r["errors"])
+        self.record(placement, "watch.cut_offs", r["cut_offs"])
+        self.record(placement, "watch.server_cpu_ms", r.get("server_cpu_ms") or 0)
+        self.record(placement, "watch.base_cpu_ms", base.get("server_cpu_ms") or 0)
+        self.record(placement, "watch.cpu_us_per_delivery",
+                    max(0.0, (r.get("server_cpu_ms") or 0) - (base.get("server_cpu_ms") or 0)) * 1000 / deliveries)
+        if r["complete_watchers"] != args.watchers or r["missing_revisions"] or r["duplicates"] or r["errors"]:
+            self.notes.append(f"{label} run {run}: {r['complete_watchers']} of {args.watchers} watchers received "
+                              f"all {args.watch_events} events (per watcher {r['events_per_watcher_min']}–"
+                              f"{r['events_per_watcher_max']}; revisions missing {r['missing_revisions']}, "
+                              f"duplicated {r['duplicates']}; errors {r['errors']}: {r.get('first_error')})")
+
+        # Register x32 with no watcher, then with --watchers listening (and resuming when cut off).
+        register = ["-request", "register", "-connections", 32, "-inflight", 1] + self.timing()
+        r = self.load(client_prefix, sock, register + ["-name-prefix", f"rw0-{placement}-{run}"], daemon,
+                      what="Register x32, no watcher")
+        self.record(placement, "watch.register32_none", r["calls_per_sec"])
+        listener = popen(list(client_prefix) + [self.bin_dir / "watch-load", "--socket", sock] +
+                         [str(o) for o in spread] + ["--name-prefix", f"wl-{placement}-{run}"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            line = listener.stdout.readline()
+            if line.strip() != "ready":
+                listener.kill()
+                raise BenchError(f"watch-load did not get ready: {line!r}\n{listener.stderr.read()[-2000:]}")
+            r = self.load(client_prefix, sock, register + ["-name-prefix", f"rw-{placement}-{run}"], daemon,
+                          what=f"Register x32, {args.watchers} watchers")
+            listener.send_signal(signal.SIGTERM)
+            out, err = listener.communicate(timeout=120)
+        finally:
+            if listener.poll() is None:
+                listener.kill()
+                listener.wait()
+        if listener.returncode != 0:
+            raise BenchError(f"watch-load (listening) exited with {listener.returncode}: {err.strip()[-2000:]}")
+        w = json.loads(out.strip().splitlines()[-1])
+        self.record(placement, "watch.register32_watched", r["calls_per_sec"])
+        self.record(placement, "watch.listen_deliveries_per_sec", w["deliveries"] / max(w["window_s"], 1e-9))
+        self.record(placement, "watch.listen_cut_offs", w["cut_offs"])
+        self.record(placement, "watch.listen_lag", w["last_revision_max"] - w["last_revision_min"])
+        self.record(placement, "watch.listen_p50_us", w["latency_p50_us"])
+        if w["missing_revisions"] or w["duplicates"] or w["errors"]:
+            self.notes.append(f"{label} run {run}, Register x32 with {args.watchers} watchers: revisions missing "
+                              f"{w['missing_revisions']}, duplicated {w['duplicates']}; errors {w['errors']}: "
+                              f"{w.get('first_error')}")
 
     def sync_probe(self, placement, client_prefix, daemon, sock, run):
         """fsync + fdatasync calls per Register (1 and 32 clients), counted with strace -c if it can attach.
@@ -730,9 +812,49 @@ def render(bench, meta):
     row("T", f"start with {stored} stored: first call answered (target ≤ 1,000 ms)",
         lambda m: target(m, lambda m: m.get("startup_ms"), 1000, False, "{:,.0f} ms"))
 
+    # 7: Watch (issue 14), when watch-load was there.
+    if any("watch.deliveries" in bench.results.get(p, {}) for p in placements):
+        w, c = f"{args.watchers:,}", f"{args.watch_connections:,}"
+        raw = {p: bench.results.get(p, {}) for p in placements}
+
+        def every_event(p):
+            complete = raw[p].get("watch.complete_watchers")
+            if not complete:
+                return "—"
+            worst, faults = min(complete), sum(raw[p].get("watch.faults", []))
+            ok = worst == args.watchers and faults == 0
+            return f"{worst:,} of {w}{'' if not faults else f', {faults} gaps/duplicates/errors'} " + \
+                ("PASS" if ok else f"**MISS ×{args.watchers / max(worst, 1):.2f}**")
+        rows.append(f"| 7 | Watch: {w} watchers on {c} connections, {args.watch_events:,} Registers at "
+                    f"{args.watch_rate:g}/s: watchers that received every event, fewest of the runs | " +
+                    " | ".join(f"{min(raw[p]['watch.complete_watchers']):,}" if raw[p].get("watch.complete_watchers")
+                               else "—" for p in placements) + " |")
+        row("7", "Watch: change to delivery at every watcher, p50 / p99 / max (us); the Register's own p50",
+            lambda m: f"{fmt_us(m.get('watch.latency_p50_us'))} / {fmt_us(m.get('watch.latency_p99_us'))} / "
+                      f"{fmt_us(m.get('watch.latency_max_us'))}; {fmt_us(m.get('watch.register_p50_us'))}")
+        row("7", "Watch: server CPU per event per watcher (us); per event, all watchers (ms)",
+            lambda m: f"{fmt_us(m.get('watch.cpu_us_per_delivery'))}; "
+                      f"{(m.get('watch.cpu_us_per_delivery') or 0) * args.watchers / 1000:,.2f}")
+        rows.append(f"| T | Watch: every one of {w} watchers receives every event, in order (target: all) | " +
+                    " | ".join(every_event(p) for p in placements) + " |")
+        row("T", "Watch: server CPU per event per watcher / Get's CPU per call, 8 conns x 4 (target ≤ 1.0)",
+            lambda m: target(m, lambda m: ratio(m.get("watch.cpu_us_per_delivery"),
+                                                m.get("connectord.8x4.server_cpu_us_per_call")), 1.0, False))
+        row("R", "Watch: server CPU per event per watcher / Get's CPU per call, sequential (no target)",
+            lambda m: f"{ratio(m.get('watch.cpu_us_per_delivery'), m.get('connectord.seq.server_cpu_us_per_call')) or 0:.2f}×")
+        row("7", f"Register, 32 clients: calls/s with no watcher / with {w} watchers listening",
+            lambda m: f"{fmt_rate(m.get('watch.register32_none'))} / {fmt_rate(m.get('watch.register32_watched'))}")
+        row("7", f"while they listen: events delivered/s (all watchers); watches cut off (RESOURCE_EXHAUSTED) and "
+                 f"resumed; delivery p50 (us)",
+            lambda m: f"{fmt_rate(m.get('watch.listen_deliveries_per_sec'))}; "
+                      f"{m.get('watch.listen_cut_offs') or 0:,.0f}; {fmt_us(m.get('watch.listen_p50_us'))}")
+        row("T", f"Register 32 clients with {w} watchers / with none (target ≥ 0.8)",
+            lambda m: target(m, lambda m: ratio(m.get("watch.register32_watched"), m.get("watch.register32_none")),
+                             0.8, True))
+
     out = [
         f"Medians of {args.runs} run(s); each pattern measured for {args.duration} s after a {args.warmup} s "
-        f"warm-up. us = microseconds, MB = MiB. Numbered rows: issue 5's figures; T rows: its targets "
+        f"warm-up. us = microseconds, MB = MiB. Numbered rows: issue 5's figures (7: issue 14's); T rows: their targets "
         f"(ratios within one placement), MISS ×f = off the limit by a factor f; R: a ratio without a target.",
         "",
         head, sep, *rows,
@@ -811,8 +933,14 @@ def main():
     parser.add_argument("--stored", type=int, default=100_000, help="connectors stored for the start-up figure (100000)")
     parser.add_argument("--list-size", type=int, default=1000, help="connectors in the List page (1000)")
     parser.add_argument("--idle-connections", type=int, default=1000, help="idle connections held (1000)")
+    parser.add_argument("--watchers", type=int, default=1000, help="concurrent watchers for figure 7 (1000)")
+    parser.add_argument("--watch-connections", type=int, default=1000,
+                        help="connections the watchers are spread over (1000: one each)")
+    parser.add_argument("--watch-events", type=int, default=100, help="Registers the watchers receive (100)")
+    parser.add_argument("--watch-rate", type=float, default=20, help="those Registers per second (20)")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke test: 1 run, 0.2 s per pattern, 1,000 stored, List of 100, unpinned only")
+                        help="smoke test: 1 run, 0.2 s per pattern, 1,000 stored, List of 100, 20 watchers on 10 "
+                             "connections receiving 20 events, unpinned only")
     parser.add_argument("--bin-dir", help="use connectord and sample-connector from DIR instead of building")
     parser.add_argument("--label", help="what the --bin-dir binaries are, for the table's header")
     parser.add_argument("--debug", action="store_true", help="build and use the debug configuration")
@@ -827,6 +955,7 @@ def main():
     if args.quick:
         args.runs, args.duration, args.warmup = 1, 0.2, 0.05
         args.stored, args.list_size = 1000, 100
+        args.watchers, args.watch_connections, args.watch_events, args.watch_rate = 20, 10, 20, 200
         if args.placements == parser.get_default("placements"):
             args.placements = "unpinned"
     args.placements = [p.strip() for p in args.placements.split(",") if p.strip()]
@@ -835,6 +964,8 @@ def main():
             parser.error(f"unknown placement {p}")
     if args.runs < 1 or args.duration <= 0 or args.list_size < 16 or args.list_size > 1000 or args.stored < 1:
         parser.error("--runs >= 1, --duration > 0, 16 <= --list-size <= 1000, --stored >= 1")
+    if args.watchers < 1 or args.watch_connections < 1 or args.watch_events < 1 or args.watch_rate <= 0:
+        parser.error("--watchers, --watch-connections and --watch-events >= 1, --watch-rate > 0")
 
     def terminated(signum, frame):
         raise KeyboardInterrupt

@@ -6,7 +6,7 @@ import Testing
 /// The benchmark harness (`Benchmarks/run.py`, see BENCHMARKS.md) runs from
 /// end to end on a tiny workload: it builds the Go load generator, the Go
 /// ttrpc echo server and the C floor, starts every server itself against the
-/// built `connectord` and `sample-connector`, and prints its table. The
+/// built `connectord`, `sample-connector` and `watch-load`, and prints its table. The
 /// figures themselves are not checked: the benchmark is too long and too
 /// noisy for a test.
 @Suite(
@@ -49,6 +49,9 @@ enum BenchmarkHarness {
         "| 5 | Activate, 16 at once, local schema server: activations/s (p50 us) |",
         "| 6 | resident memory idle (MB): connectord / Go echo |",
         "| 6 | start to first answered Get, 1,000 connectors stored (ms); RSS then (MB) |",
+        "| 7 | Watch: change to delivery at every watcher, p50 / p99 / max (us); the Register's own p50 |",
+        "| T | Watch: every one of 20 watchers receives every event, in order (target: all) |",
+        "| T | Register 32 clients with 20 watchers / with none (target ≥ 0.8) |",
     ]
 
     static func isOnPath(_ tool: String) -> Bool {
