@@ -1,5 +1,6 @@
 import NIOCore
 import TTRPC
+import TestSupport
 import Testing
 
 extension StreamSuites {

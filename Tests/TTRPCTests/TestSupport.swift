@@ -3,6 +3,7 @@ import Glibc
 import NIOCore
 import Synchronization
 import TTRPC
+import TestSupport
 import Testing
 
 // Shared helpers for the transport tests: temporary socket directories, an
@@ -462,19 +463,6 @@ func makeStaleSocket(at path: String) throws {
 }
 
 // MARK: - Probes
-
-/// A value shared between handlers and the test.
-final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-
-    init(_ value: Value) { mutex = Mutex(value) }
-
-    func withLock<R: Sendable>(_ body: (inout Value) -> R) -> R {
-        mutex.withLock { value in body(&value) }
-    }
-
-    var value: Value { withLock { $0 } }
-}
 
 /// A gate handlers wait at until the test opens it. Waiting is cancellable.
 final class Gate: Sendable {
