@@ -8,3 +8,14 @@ public enum ConnectorMode: String, Sendable, Hashable, Codable, CaseIterable {
     /// Registered but not activated, or switched off.
     case deactive
 }
+
+extension ConnectorMode {
+    /// The mode as the `mode` column holds it.
+    /// - Throws: INTERNAL for a value that is not a mode.
+    init(stored text: String) throws {
+        guard let mode = ConnectorMode(rawValue: text) else {
+            throw ConnectorRegistryError(.internal, "stored connector has an unknown mode '\(text)'")
+        }
+        self = mode
+    }
+}

@@ -98,13 +98,7 @@ struct ConnectorStore: Sendable {
     private static func index(_ db: Database) throws -> [(id: Int64, mode: ConnectorMode)] {
         let rows = try Row.fetchCursor(db, sql: "SELECT id, mode FROM mcp_connectors")
         var index: [(id: Int64, mode: ConnectorMode)] = []
-        while let row = try rows.next() {
-            let name: String = row[1]
-            guard let mode = ConnectorMode(rawValue: name) else {
-                throw ConnectorRegistryError(.internal, "stored connector has an unknown mode '\(name)'")
-            }
-            index.append((row[0], mode))
-        }
+        while let row = try rows.next() { index.append((row[0], try ConnectorMode(stored: row[1]))) }
         return index
     }
 

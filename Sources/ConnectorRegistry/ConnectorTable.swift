@@ -12,12 +12,7 @@ enum ConnectorTable {
         StoredField("name", \.name),
         StoredField("description", \.description),
         StoredField("url", \.url),
-        StoredField("mode", \.mode) { (text: String) throws -> ConnectorMode in
-            guard let mode = ConnectorMode(rawValue: text) else {
-                throw ConnectorRegistryError(.internal, "stored connector has an unknown mode '\(text)'")
-            }
-            return mode
-        },
+        StoredField("mode", \.mode, ConnectorMode.init(stored:)),
         StoredField("version", \.version),
         StoredField("tools", \.toolsJSON),
         StoredField("tools_count", \.toolsCount),

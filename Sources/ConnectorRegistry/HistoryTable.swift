@@ -85,7 +85,9 @@ enum HistoryTable {
             db.cachedStatement(sql: "SELECT revision FROM change_requests WHERE caller_uid = ? AND request_id = ? AND created_at >= ?"),
             arguments: [uid, requestID, since.microseconds])
         else { return nil }
-        return try records(after: revision - 1, connectorID: nil, limit: 1, db).first.flatMap { $0.revision == revision ? $0 : nil }
+        // Nil if compaction removed it: the id is then forgotten.
+        return try Row.fetchOne(db.cachedStatement(sql: "SELECT \(columns) FROM registry_history WHERE revision = ?"), arguments: [revision])
+            .map { try record($0).record }
     }
 
     /// Forgets request ids older than `before`.
